@@ -196,8 +196,8 @@ func TestRFC8448(t *testing.T) {
 
 	// With one stamp per record, written/read in the RFC's order, timing
 	// holds: ClientHello at 100, server flight read at 300.
-	s2.C2STimes = []Stamp{{0, 100}, {int64(cf - 58), 400}}
-	s2.S2CTimes = []Stamp{{0, 200}, {95, 300}, {95 + 679, 500}}
+	s2.C2STimes = []Stamp{{Offset: 0, Cycles: 100}, {Offset: int64(cf - 58), Cycles: 400}}
+	s2.S2CTimes = []Stamp{{Offset: 0, Cycles: 200}, {Offset: 95, Cycles: 300}, {Offset: 95 + 679, Cycles: 500}}
 	res, _ = Verify(s2, o)
 	if c := checkByName(res, CheckTiming); c == nil || !c.OK || res.HandshakeCycles != 200 {
 		t.Errorf("timing %+v, handshake cycles %d", c, res.HandshakeCycles)

@@ -9,9 +9,18 @@ import (
 // to the next Stamp's Offset) crossed the socket in one system call, and gives
 // the cycle counter at that call: read just before a write was issued, or just
 // after a read returned.
+//
+// KernelNs, optional, is the guest kernel's view of the same call in
+// CLOCK_REALTIME nanoseconds: for a write, the clock read just before it; for
+// a read, the kernel's software receive timestamp of the last segment the
+// read returned (SO_TIMESTAMPNS), which precedes the reader's wake-up. Either
+// every stamp of a session carries one or none does. A verifier may use the
+// round trips derived from them only if it trusts the guest kernel (inside a
+// TD it is measured) and after cross-checking them against the cycles.
 type Stamp struct {
-	Offset int64  `json:"offset"`
-	Cycles uint64 `json:"cycles"`
+	Offset   int64  `json:"offset"`
+	Cycles   uint64 `json:"cycles"`
+	KernelNs int64  `json:"kernel_ns,omitempty"`
 }
 
 // Session is what the prover discloses about one TLS connection: the raw
@@ -96,6 +105,9 @@ type Record struct {
 	// write that carried its first byte) or received (s2c: the read that
 	// delivered its last byte); 0 when the session has no timestamps.
 	Cycles uint64 `json:"cycles,omitempty"`
+	// KernelNs is the same moment by the kernel's clock (see Stamp), when
+	// the session's stamps carry it.
+	KernelNs int64 `json:"kernel_ns,omitempty"`
 }
 
 // Echo methods.
@@ -119,4 +131,7 @@ type Echo struct {
 	// RTTCycles = Records[Answer].Cycles − Records[Request].Cycles, when the
 	// session has timestamps.
 	RTTCycles uint64 `json:"rtt_cycles,omitempty"`
+	// RTTKernelNs = Records[Answer].KernelNs − Records[Request].KernelNs,
+	// when the stamps carry kernel times.
+	RTTKernelNs int64 `json:"rtt_kernel_ns,omitempty"`
 }

@@ -48,6 +48,9 @@ type Result struct {
 	// first ClientHello and the read that completed the s2c record carrying
 	// the server Finished; 0 without timestamps.
 	HandshakeCycles uint64 `json:"handshake_cycles,omitempty"`
+	// HandshakeKernelNs is the same span by the kernel's clock, when the
+	// stamps carry kernel times.
+	HandshakeKernelNs int64 `json:"handshake_kernel_ns,omitempty"`
 
 	complete bool // every applicable check ran
 }
@@ -129,6 +132,7 @@ type verifier struct {
 	app [2]*appStream
 
 	cycles []uint64 // per record; nil unless the stamps are valid
+	kernel []int64  // per record; nil unless the stamps carry kernel times
 	timErr error    // why the stamps are not valid
 }
 
