@@ -54,7 +54,7 @@ func TestReadCatalogRejects(t *testing.T) {
 		"negative spacing": edit(`"min_spacing": "10ms"`, `"min_spacing": "-1s"`),
 		"trailing data":    goodCatalog + `{}`,
 		"oversized":        `{"name":"` + strings.Repeat("x", MaxCatalogBytes) + `"}`,
-		"duplicate": strings.Replace(goodCatalog, `]}`, `, `+goodCatalog[strings.Index(goodCatalog, `{"name": "s3`):strings.LastIndex(goodCatalog, `]}`)]+`]}`, 1),
+		"duplicate":        strings.Replace(goodCatalog, `]}`, `, `+goodCatalog[strings.Index(goodCatalog, `{"name": "s3`):strings.LastIndex(goodCatalog, `]}`)]+`]}`, 1),
 	}
 	for name, doc := range tests {
 		t.Run(name, func(t *testing.T) {
