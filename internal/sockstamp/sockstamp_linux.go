@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
+	"time"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -61,7 +63,8 @@ func parse(oob []byte) int64 {
 		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
 			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
 			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-			if sec <= 0 || nsec < 0 || nsec >= 1e9 {
+			// Past year 2262 the nanoseconds overflow int64: no real clock.
+			if sec <= 0 || sec >= math.MaxInt64/int64(time.Second) || nsec < 0 || nsec >= 1e9 {
 				return 0
 			}
 			return sec*1e9 + nsec
