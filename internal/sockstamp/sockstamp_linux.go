@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"time"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
