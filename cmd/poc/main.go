@@ -35,6 +35,17 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func exit(code int, err error) error { return &exitError{code: code, err: err} }
 
+// hintError attaches a hint for the person at the terminal to an error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hint string) error { return &hintError{err: err, hint: hint} }
+
 func usage(format string, a ...any) error {
 	return exit(exitUsage, fmt.Errorf(format, a...))
 }
@@ -105,7 +116,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if ee == nil || ee.err != errSilent {
 		fmt.Fprintf(stderr, "error: %v\n", err)
-		if h := hintFor(err); h != "" {
+		h := hintFor(err)
+		var he *hintError
+		if errors.As(err, &he) {
+			h = he.hint
+		}
+		if h != "" {
 			fmt.Fprintf(stderr, "hint: %s\n", h)
 		}
 	}

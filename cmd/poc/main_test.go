@@ -194,3 +194,24 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("route km near %v far %v", near.RouteKm, far.RouteKm)
 	}
 }
+
+func TestProbeLabDownHints(t *testing.T) {
+	state := startLab(t)
+	st, err := lab.ReadStateFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Point every route at a closed port, as after the lab stopped.
+	for i := range st.Vantages {
+		for h := range st.Vantages[i].Routes {
+			st.Vantages[i].Routes[h] = "127.0.0.1:1"
+		}
+	}
+	if err := st.WriteFile(state); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := poc(t, "probe", "--lab", state, "--vantage", "westeurope-vm", "--endpoint", "api.westeurope.lab.test", "--timeout", "2s")
+	if code != exitCouldNot || !strings.Contains(stderr, "hint: is 'poc lab serve' still running?") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

@@ -95,7 +95,11 @@ func runProbe(c *cli.Context) error {
 	defer stop()
 	res, err := tlsprobe.Probe(ctx, cfg)
 	if err != nil {
-		return exit(exitCouldNot, fmt.Errorf("probing %s: %w", cfg.Endpoint, err))
+		err = fmt.Errorf("probing %s: %w", cfg.Endpoint, err)
+		if c.String("lab") != "" && errors.Is(err, tlsprobe.ErrDial) {
+			err = withHint(err, "is 'poc lab serve' still running? Its state file names the addresses it listened on")
+		}
+		return exit(exitCouldNot, err)
 	}
 	if dir := c.String("transcript-out"); dir != "" {
 		if err := writeTranscripts(dir, res); err != nil {
@@ -319,8 +323,6 @@ func hintFor(err error) string {
 		return "the vantages are listed in the lab state file ('vantages')"
 	case errors.Is(err, lab.ErrUnknownHost):
 		return "lab hostnames look like api.westeurope.lab.test; see 'catalog' in the lab state file"
-	case errors.Is(err, tlsprobe.ErrDial) && strings.Contains(err.Error(), "127.0.0.1"):
-		return "is 'poc lab serve' still running?"
 	case errors.Is(err, tlsprobe.ErrBudget):
 		return "raise --echoes-per-conn, or lower --echoes"
 	}
