@@ -43,6 +43,7 @@ FUZZ_TARGETS := \
 	./transcript/:FuzzRecords \
 	./transcript/:FuzzVerify \
 	./transcript/:FuzzServerVersion \
+	./evidence/:FuzzDecode \
 	./datasets/:FuzzReadCatalog \
 	./internal/lab/:FuzzReadWorld \
 	./internal/lab/:FuzzReadState \
