@@ -1,6 +1,9 @@
 package datasets
 
-import _ "embed"
+import (
+	"bytes"
+	_ "embed"
+)
 
 // LabWorld is the built-in lab world (lab-world.json): three regions at real
 // Azure region coordinates, an HTTP/2 and an HTTP/1.1-only endpoint in each,
@@ -8,3 +11,29 @@ import _ "embed"
 //
 //go:embed lab-world.json
 var LabWorld []byte
+
+// CloudCatalogJSON is catalog-cloud.json: real AWS, Azure and Google Cloud
+// endpoints of the main regions, written from public sources and never
+// probed from the machine that wrote it. Some entries are templates that a
+// deployer fills in (Catalog.Fill); edge entries are there to be refused.
+//
+//go:embed catalog-cloud.json
+var CloudCatalogJSON []byte
+
+// LabCatalogJSON is catalog-lab.json: the default lab world's endpoints as a
+// static catalog. The ports in it are nominal: a running lab assigns ports
+// at start, and its State file (whose catalog field has the same entries
+// with the live ports) is the catalog to probe with.
+//
+//go:embed catalog-lab.json
+var LabCatalogJSON []byte
+
+// CloudCatalog parses CloudCatalogJSON. Each call returns a fresh copy.
+func CloudCatalog() (*Catalog, error) {
+	return ReadCatalog(bytes.NewReader(CloudCatalogJSON))
+}
+
+// LabCatalog parses LabCatalogJSON. Each call returns a fresh copy.
+func LabCatalog() (*Catalog, error) {
+	return ReadCatalog(bytes.NewReader(LabCatalogJSON))
+}

@@ -147,7 +147,10 @@ func Start(w *World, opts Options) (l *Lab, err error) {
 
 // catalogEntry describes a lab service as a catalog entry. The port is the
 // server's own, so a client that resolves lab names itself (rather than
-// through a vantage's routes) still reaches it.
+// through a vantage's routes) still reaches it. The lab CA issues each
+// server a certificate naming its hostname alone, so the entry's region
+// scope is that one name: a session with another region's server fails
+// ScopeCheck like a foreign region's front end would.
 func catalogEntry(w *World, svc Service, port string) datasets.Endpoint {
 	r := w.region(svc.Region)
 	method := "h2-ping"
@@ -169,6 +172,7 @@ func catalogEntry(w *World, svc Service, port string) datasets.Endpoint {
 			EchoesPerConn: svc.EchoesPerConn,
 			MinSpacing:    svc.MinSpacing,
 		},
+		Scope:  &datasets.Scope{Names: []string{svc.Hostname()}},
 		Source: "lab world " + w.Name,
 	}
 }
