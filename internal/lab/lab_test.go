@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/tlsprobe"
 )
 
@@ -33,14 +34,14 @@ func TestDefaultWorld(t *testing.T) {
 
 func TestGreatCircle(t *testing.T) {
 	// London to Paris, about 344 km.
-	if d := GreatCircleKm(51.5074, -0.1278, 48.8566, 2.3522); math.Abs(d-344) > 3 {
+	if d := datasets.GreatCircleKm(51.5074, -0.1278, 48.8566, 2.3522); math.Abs(d-344) > 3 {
 		t.Fatalf("London–Paris %v km", d)
 	}
-	if d := GreatCircleKm(10, 20, 10, 20); d != 0 {
+	if d := datasets.GreatCircleKm(10, 20, 10, 20); d != 0 {
 		t.Fatalf("same point %v km", d)
 	}
 	// Antipodes: half the circumference.
-	if d := GreatCircleKm(0, 0, 0, 180); math.Abs(d-math.Pi*EarthRadiusKm) > 1 {
+	if d := datasets.GreatCircleKm(0, 0, 0, 180); math.Abs(d-math.Pi*datasets.EarthRadiusKm) > 1 {
 		t.Fatalf("antipodes %v km", d)
 	}
 }

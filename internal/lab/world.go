@@ -247,18 +247,6 @@ func (w *World) Vantage(name string) (Vantage, bool) {
 	return Vantage{}, false
 }
 
-// EarthRadiusKm is the mean Earth radius used for great-circle distances.
-const EarthRadiusKm = 6371.0088
-
-// GreatCircleKm returns the haversine distance between two points.
-func GreatCircleKm(lat1, lon1, lat2, lon2 float64) float64 {
-	rad := math.Pi / 180
-	dlat := (lat2 - lat1) * rad
-	dlon := (lon2 - lon1) * rad
-	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
-	return 2 * EarthRadiusKm * math.Asin(math.Min(1, math.Sqrt(a)))
-}
-
 // RouteKm returns the fibre route length from a vantage to a region.
 func (w *World) RouteKm(v Vantage, region string) float64 {
 	lat, lon := w.Coords(v)
@@ -267,5 +255,5 @@ func (w *World) RouteKm(v Vantage, region string) float64 {
 	if f == 0 {
 		f = 1
 	}
-	return GreatCircleKm(lat, lon, r.Lat, r.Lon) * f
+	return datasets.GreatCircleKm(lat, lon, r.Lat, r.Lon) * f
 }
