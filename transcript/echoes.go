@@ -3,6 +3,7 @@ package transcript
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -311,11 +312,12 @@ func (v *verifier) http1Echoes() (string, error) {
 		for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			resp, err = http.ReadResponse(sr.br, q.req)
 		}
+		bodyHash := sha256.New()
 		if err == nil {
 			if resp.StatusCode == http.StatusSwitchingProtocols {
 				return "", errf(ErrEcho, "http1 response %d (%s) switches protocols", i, v.where(s.recordAt(off)))
 			}
-			_, err = io.Copy(io.Discard, resp.Body)
+			_, err = io.Copy(bodyHash, resp.Body)
 		}
 		if err != nil {
 			if incomplete(err) {
@@ -331,6 +333,14 @@ func (v *verifier) http1Echoes() (string, error) {
 			Request: c.recordAt(q.off),
 			Answer:  s.recordAt(off),
 			Status:  resp.StatusCode,
+			HTTP: &HTTPExchange{
+				Host:       q.req.Host,
+				Method:     q.req.Method,
+				Target:     q.req.RequestURI,
+				Status:     resp.StatusCode,
+				Header:     resp.Header,
+				BodySHA256: hex.EncodeToString(bodyHash.Sum(nil)),
+			},
 		})
 		if resp.Close || q.req.Close {
 			ended = "Connection: close"

@@ -2,6 +2,7 @@ package transcript
 
 import (
 	"crypto/x509"
+	"net/http"
 	"time"
 )
 
@@ -128,10 +129,29 @@ type Echo struct {
 	Answer  int `json:"answer_record"`
 	// Status is the HTTP status of an http1 answer (0 for PINGs).
 	Status int `json:"status,omitempty"`
+	// HTTP is the http1 exchange as it went over the wire, for checks
+	// that depend on what was asked and answered (a region-binding
+	// request); nil for PINGs.
+	HTTP *HTTPExchange `json:"http,omitempty"`
 	// RTTCycles = Records[Answer].Cycles − Records[Request].Cycles, when the
 	// session has timestamps.
 	RTTCycles uint64 `json:"rtt_cycles,omitempty"`
 	// RTTKernelNs = Records[Answer].KernelNs − Records[Request].KernelNs,
 	// when the stamps carry kernel times.
 	RTTKernelNs int64 `json:"rtt_kernel_ns,omitempty"`
+}
+
+// HTTPExchange is one HTTP/1.1 request and its response, as decrypted from a
+// session.
+type HTTPExchange struct {
+	Host   string `json:"host"`
+	Method string `json:"method"`
+	// Target is the request target as sent (path and query).
+	Target string `json:"target"`
+	Status int    `json:"status"`
+	// Header is the response's header.
+	Header http.Header `json:"header,omitempty"`
+	// BodySHA256 is the hex SHA-256 of the response body after transfer
+	// decoding.
+	BodySHA256 string `json:"body_sha256"`
 }
