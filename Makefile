@@ -44,6 +44,7 @@ FUZZ_TARGETS := \
 	./transcript/:FuzzVerify \
 	./transcript/:FuzzServerVersion \
 	./evidence/:FuzzDecode \
+	./internal/quoteabi/:FuzzParse \
 	./datasets/:FuzzReadCatalog \
 	./internal/lab/:FuzzReadWorld \
 	./internal/lab/:FuzzReadState \

@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/go-tdx-guest/abi"
 	"github.com/google/go-tdx-guest/client"
-	pb "github.com/google/go-tdx-guest/proto/tdx"
 
 	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/internal/quoteabi"
 )
 
 // Attester binds 64 bytes of report data to the TEE the prover runs on.
@@ -68,13 +67,9 @@ func (t *TDX) Attest(ctx context.Context, reportData [evidence.ReportDataSize]by
 
 // quoteBinds checks that a v4 quote's REPORTDATA equals want.
 func quoteBinds(quote, want []byte) error {
-	q, err := abi.QuoteToProto(quote)
+	v4, err := quoteabi.Parse(quote)
 	if err != nil {
-		return fmt.Errorf("%w: parsing the quote: %v", ErrAttestation, err)
-	}
-	v4, ok := q.(*pb.QuoteV4)
-	if !ok {
-		return fmt.Errorf("%w: quote is %T, not TDX v4", ErrAttestation, q)
+		return fmt.Errorf("%w: %w", ErrAttestation, err)
 	}
 	if got := v4.GetTdQuoteBody().GetReportData(); !bytes.Equal(got, want) {
 		return fmt.Errorf("%w: quote REPORTDATA %x, want %x", ErrAttestation, got, want)

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/go-tdx-guest/abi"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
+
 	"github.com/google/go-tdx-guest/verify"
+	"github.com/latencyproof/poc/internal/quoteabi"
 )
 
 // QuoteBody is the TD quote body fields a token reports (Intel TDX DCAP
@@ -93,24 +94,13 @@ func (v DCAPVerifier) VerifyQuote(ctx context.Context, quote []byte) (*QuoteBody
 // parseQuote parses a v4 TD quote (the only version go-tdx-guest parses
 // at the pinned commit).
 //
-// abi.QuoteToProto at the pinned commit panics on some malformed quotes
-// (a slice bound taken from the QE authentication data's length field
-// without a check; found by FuzzAttest, the input is in
-// testdata/fuzz/FuzzAttest). A quote comes from the network, so the panic
-// is turned into ErrQuote here.
+// go-tdx-guest's parser panics on some malformed quotes (found by
+// FuzzAttest; the input is in testdata/fuzz/FuzzAttest); package quoteabi
+// turns that into an error.
 func parseQuote(quote []byte) (q *pb.QuoteV4, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			q, err = nil, fmt.Errorf("%w: parsing quote: go-tdx-guest panicked: %v", ErrQuote, r)
-		}
-	}()
-	parsed, err := abi.QuoteToProto(quote)
+	q, err = quoteabi.Parse(quote)
 	if err != nil {
 		return nil, fmt.Errorf("%w: parsing quote: %w", ErrQuote, err)
-	}
-	q, ok := parsed.(*pb.QuoteV4)
-	if !ok || q == nil {
-		return nil, fmt.Errorf("%w: unsupported quote type %T", ErrQuote, parsed)
 	}
 	if q.GetTdQuoteBody() == nil || len(q.GetTdQuoteBody().GetRtmrs()) != 4 {
 		return nil, fmt.Errorf("%w: quote has no TD body", ErrQuote)
