@@ -4,15 +4,15 @@ import (
 	_ "github.com/google/go-tdx-guest/abi"
 	_ "github.com/google/go-tdx-guest/client"
 	_ "github.com/google/go-tdx-guest/pcs"
-	_ "github.com/google/go-tdx-guest/verify"
 	_ "github.com/google/go-tdx-guest/validate"
+	_ "github.com/google/go-tdx-guest/verify"
 	_ "github.com/google/go-tpm-tools/client"
 	_ "github.com/google/go-tpm-tools/simulator"
-	_ "github.com/google/go-tpm/tpm2"
 	_ "github.com/google/go-tpm/legacy/tpm2"
-	_ "github.com/lestrrat-go/jwx/v3/jwt"
+	_ "github.com/google/go-tpm/tpm2"
 	_ "github.com/lestrrat-go/jwx/v3/jwk"
 	_ "github.com/lestrrat-go/jwx/v3/jws"
+	_ "github.com/lestrrat-go/jwx/v3/jwt"
 )
 
 import (
