@@ -45,6 +45,9 @@ FUZZ_TARGETS := \
 	./transcript/:FuzzServerVersion \
 	./evidence/:FuzzDecode \
 	./internal/quoteabi/:FuzzParse \
+	./calibration/profile/:FuzzRead \
+	./calibration/verdict/:FuzzDecide \
+	./calibration/fit/:FuzzCSV \
 	./datasets/:FuzzReadCatalog \
 	./internal/lab/:FuzzReadWorld \
 	./internal/lab/:FuzzReadState \

@@ -1,0 +1,254 @@
+package profile
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unicode"
+)
+
+// Validate checks the file and every profile in it and reports every
+// problem found; the error wraps ErrInvalid, and ErrVersion, ErrTooLarge or
+// ErrTooFewSamples where they apply. Problems with one profile are *Error
+// values that name it.
+func (f *File) Validate() error {
+	var errs []error
+	if f.Version != Version {
+		errs = append(errs, fmt.Errorf("%w: version %d, want %d", ErrVersion, f.Version, Version))
+	}
+	if f.Provenance.Generator == "" {
+		errs = append(errs, errors.New("provenance: generator is required"))
+	}
+	if err := checkString("provenance generator", f.Provenance.Generator, false); err != nil {
+		errs = append(errs, err)
+	}
+	if len(f.Provenance.Sources) > MaxProfiles {
+		errs = append(errs, fmt.Errorf("%w: %d provenance sources (at most %d)", ErrTooLarge, len(f.Provenance.Sources), MaxProfiles))
+	}
+	switch n := len(f.Profiles); {
+	case n == 0:
+		errs = append(errs, errors.New("no profiles"))
+	case n > MaxProfiles:
+		errs = append(errs, fmt.Errorf("%w: %d profiles (at most %d)", ErrTooLarge, n, MaxProfiles))
+		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+	}
+	type ident struct {
+		Key
+		clock   Clock
+		origin  Origin
+		vantage string
+	}
+	seen := make(map[ident]int, len(f.Profiles))
+	for i := range f.Profiles {
+		p := &f.Profiles[i]
+		if err := p.check(); err != nil {
+			errs = append(errs, &Error{Index: i, Name: p.Name(), Err: err})
+		}
+		id := ident{p.Key(), p.Clock, p.Origin, p.Vantage.Name}
+		if j, dup := seen[id]; dup {
+			errs = append(errs, &Error{Index: i, Name: p.Name(), Err: fmt.Errorf("duplicates profile %d (same key, clock, origin and vantage)", j)})
+		}
+		seen[id] = i
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+	}
+	return nil
+}
+
+// Validate checks one profile on its own, as File.Validate does.
+func (p *Profile) Validate() error {
+	if err := p.check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, &Error{Index: -1, Name: p.Name(), Err: err})
+	}
+	return nil
+}
+
+// check returns every problem with the profile, joined.
+func (p *Profile) check() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for _, s := range []struct{ name, v string }{
+		{"provider", p.Provider}, {"region", p.Region}, {"endpoint", p.Endpoint},
+		{"vantage name", p.Vantage.Name},
+	} {
+		if err := checkString(s.name, s.v, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range []struct{ name, v string }{
+		{"vantage provider", p.Vantage.Provider}, {"vantage region", p.Vantage.Region},
+	} {
+		if err := checkString(s.name, s.v, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.Method != "h2-ping" && p.Method != "http1" {
+		add("method %q (want h2-ping or http1)", p.Method)
+	}
+	if p.Clock != ClockCounter && p.Clock != ClockKernel {
+		add("clock %q (want counter or kernel)", p.Clock)
+	}
+	if p.Origin != OriginLab && p.Origin != OriginReal {
+		add("origin %q (want lab or real)", p.Origin)
+	}
+	if !ValidLocation(p.Vantage.Location()) {
+		add("vantage coordinates %v,%v out of range", p.Vantage.Lat, p.Vantage.Lon)
+	}
+	if !ValidLocation(p.EndpointLocation) {
+		add("endpoint coordinates %v,%v out of range", p.EndpointLocation.Lat, p.EndpointLocation.Lon)
+	}
+	if p.Count < MinSamples {
+		errs = append(errs, fmt.Errorf("%w: %d kept samples (at least %d)", ErrTooFewSamples, p.Count, MinSamples))
+	}
+	if p.FirstSample.IsZero() != p.LastSample.IsZero() {
+		add("first_sample and last_sample must both be set or both be absent")
+	} else if p.LastSample.Before(p.FirstSample) {
+		add("last_sample %v before first_sample %v", p.LastSample, p.FirstSample)
+	}
+
+	if !positive(p.MinNs) {
+		add("min_ns %v (want a positive number)", p.MinNs)
+	}
+	if !finite(p.MaxNs) || p.MaxNs < p.MinNs {
+		add("max_ns %v (want a number ≥ min_ns %v)", p.MaxNs, p.MinNs)
+	}
+	if !nonNegative(p.MeanNs) || !nonNegative(p.StddevNs) {
+		add("mean_ns %v, stddev_ns %v (want non-negative numbers)", p.MeanNs, p.StddevNs)
+	}
+	if !nonNegative(p.SketchRelErr) || p.SketchRelErr > 0.05 {
+		add("sketch_rel_err %v (want 0 to 0.05)", p.SketchRelErr)
+	}
+	errs = append(errs, p.checkQuantiles()...)
+
+	if len(p.Models) > MaxModels {
+		errs = append(errs, fmt.Errorf("%w: %d models (at most %d)", ErrTooLarge, len(p.Models), MaxModels))
+	} else {
+		for i := range p.Models {
+			if err := p.Models[i].check(p.MinNs); err != nil {
+				add("model %d (%s): %w", i, p.Models[i].Family, err)
+			}
+		}
+	}
+
+	if !nonNegative(p.FloorNs) || p.FloorNs > p.MinNs {
+		add("floor_ns %v (want 0 to min_ns %v)", p.FloorNs, p.MinNs)
+	}
+	if p.FloorRule == "" {
+		add("floor_rule is required")
+	} else if err := checkString("floor_rule", p.FloorRule, false); err != nil {
+		errs = append(errs, err)
+	}
+
+	o := p.Outliers
+	if !positive(o.HardCapNs) || o.HardCapNs < p.MaxNs {
+		add("outliers.hard_cap_ns %v (want a positive number ≥ max_ns)", o.HardCapNs)
+	}
+	if !nonNegative(o.TrimFactor) || (o.TrimFactor != 0 && o.TrimFactor < 1) {
+		add("outliers.trim_factor %v (want 0, or at least 1)", o.TrimFactor)
+	}
+	if !nonNegative(o.TrimNs) || (o.TrimFactor != 0 && o.TrimNs < p.MaxNs) {
+		add("outliers.trim_ns %v (want a non-negative number ≥ max_ns when trimming)", o.TrimNs)
+	}
+	if !finite(o.LowNs) {
+		add("outliers.low_ns %v (want a number)", o.LowNs)
+	}
+	if o.Low > p.Count {
+		add("outliers.low %d exceeds count %d", o.Low, p.Count)
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Profile) checkQuantiles() []error {
+	var errs []error
+	if len(p.Quantiles) > MaxQuantiles {
+		return []error{fmt.Errorf("%w: %d quantiles (at most %d)", ErrTooLarge, len(p.Quantiles), MaxQuantiles)}
+	}
+	prevP, prevNs := 0.0, 0.0
+	for i, q := range p.Quantiles {
+		if !(q.P > prevP && q.P < 1) {
+			errs = append(errs, fmt.Errorf("quantile %d: p %v (want increasing values in (0, 1))", i, q.P))
+		}
+		if !positive(q.Ns) || q.Ns < prevNs {
+			errs = append(errs, fmt.Errorf("quantile %d (p %v): %v ns (want positive, non-decreasing values)", i, q.P, q.Ns))
+		} else if q.Ns < p.MinNs || q.Ns > p.MaxNs {
+			errs = append(errs, fmt.Errorf("quantile %d (p %v): %v ns outside [min_ns, max_ns]", i, q.P, q.Ns))
+		}
+		if q.P > prevP {
+			prevP = q.P
+		}
+		if q.Ns > prevNs {
+			prevNs = q.Ns
+		}
+	}
+	for _, want := range Required {
+		if _, ok := p.Quantile(want); !ok {
+			errs = append(errs, fmt.Errorf("quantile p %v is required", want))
+		}
+	}
+	return errs
+}
+
+func (m *Model) check(minNs float64) error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if !nonNegative(m.ShiftNs) || m.ShiftNs > minNs {
+		add("shift_ns %v (want 0 to min_ns %v: the model's floor cannot lie above an observed round trip)", m.ShiftNs, minNs)
+	}
+	switch m.Family {
+	case FamilyLogNormal:
+		if !finite(m.Mu) || !positive(m.Sigma) || m.Sigma > 20 || math.Abs(m.Mu) > 100 {
+			add("mu %v, sigma %v (want |mu| ≤ 100, 0 < sigma ≤ 20)", m.Mu, m.Sigma)
+		}
+		if m.Alpha != 0 || m.Beta != 0 {
+			add("alpha and beta belong to %s", FamilyGamma)
+		}
+	case FamilyGamma:
+		if !positive(m.Alpha) || !positive(m.Beta) || m.Alpha > 1e6 || m.Alpha < 1e-3 {
+			add("alpha %v, beta %v (want 1e-3 ≤ alpha ≤ 1e6, beta > 0)", m.Alpha, m.Beta)
+		}
+		if m.Mu != 0 || m.Sigma != 0 {
+			add("mu and sigma belong to %s", FamilyLogNormal)
+		}
+	default:
+		add("family %q (want %s or %s)", m.Family, FamilyLogNormal, FamilyGamma)
+	}
+	g := m.GoF
+	if err := checkString("gof method", g.Method, false); err != nil {
+		errs = append(errs, err)
+	}
+	if !nonNegative(g.Objective) || !nonNegative(g.AD) || g.GridPoints < 0 || g.ADSamples < 0 {
+		add("gof objective %v, ad %v, grid_points %d, ad_samples %d (want non-negative numbers)", g.Objective, g.AD, g.GridPoints, g.ADSamples)
+	}
+	if !nonNegative(g.KS) || g.KS > 1 || !nonNegative(g.KSLow) || g.KSLow > 1 || !nonNegative(g.KSBucketMass) || g.KSBucketMass > 1 {
+		add("gof ks %v, ks_low %v, ks_bucket_mass %v (want 0 to 1)", g.KS, g.KSLow, g.KSBucketMass)
+	}
+	return errors.Join(errs...)
+}
+
+// ValidLocation reports whether l is a point: latitude in [-90, 90],
+// longitude in [-180, 180].
+func ValidLocation(l Location) bool {
+	return l.Lat >= -90 && l.Lat <= 90 && l.Lon >= -180 && l.Lon <= 180
+}
+
+func checkString(name, s string, optional bool) error {
+	if s == "" {
+		if optional {
+			return nil
+		}
+		return fmt.Errorf("%s is required", name)
+	}
+	if len(s) > MaxString {
+		return fmt.Errorf("%w: %s is %d bytes (at most %d)", ErrTooLarge, name, len(s), MaxString)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return fmt.Errorf("%s %q holds a control or invalid character", name, s)
+		}
+	}
+	return nil
+}
+
+func positive(x float64) bool    { return finite(x) && x > 0 }
+func nonNegative(x float64) bool { return finite(x) && x >= 0 }
