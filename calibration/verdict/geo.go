@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"github.com/latencyproof/poc/datasets"
 	"math"
 
 	"github.com/latencyproof/poc/calibration/profile"
@@ -140,14 +141,9 @@ func near(ls []profile.Location, l profile.Location) bool {
 	return false
 }
 
-// greatCircleKm is the haversine distance, accurate for small and large
-// separations alike.
+// greatCircleKm is the haversine distance (datasets.GreatCircleKm).
 func greatCircleKm(a, b profile.Location) float64 {
-	const rad = math.Pi / 180
-	p1, p2 := a.Lat*rad, b.Lat*rad
-	dp, dl := (b.Lat-a.Lat)*rad, (b.Lon-a.Lon)*rad
-	h := math.Sin(dp/2)*math.Sin(dp/2) + math.Cos(p1)*math.Cos(p2)*math.Sin(dl/2)*math.Sin(dl/2)
-	return 2 * EarthRadiusKm * math.Asin(math.Sqrt(math.Min(1, h)))
+	return datasets.GreatCircleKm(a.Lat, a.Lon, b.Lat, b.Lon)
 }
 
 // GreatCircleKm returns the haversine distance between two points.

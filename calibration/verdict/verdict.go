@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"github.com/latencyproof/poc/datasets"
 	"math"
 	"slices"
 
@@ -13,12 +14,12 @@ const (
 	// LightKmPerSecond is the speed of light in vacuum, exactly. Bounds
 	// and relay delays use it and nothing slower: microwave links and
 	// hollow-core fibre come within a few percent of it.
-	LightKmPerSecond = 299_792.458
+	LightKmPerSecond = datasets.LightKmPerSecond
 	// NsPerKm is the round trip light in vacuum needs per km of distance:
 	// 2 / c, about 6.67 µs.
 	NsPerKm = 2e9 / LightKmPerSecond
 	// EarthRadiusKm is the Earth's mean radius, for great circles.
-	EarthRadiusKm = 6371.0088
+	EarthRadiusKm = datasets.EarthRadiusKm
 	// MetroKm is the distance of a colocation site "in the same metro" in
 	// the verdict's limitation statement: a relay this close adds at least
 	// 33 µs of round trip in vacuum, and in practice well under 0.5 ms.
