@@ -2,10 +2,10 @@ package verdict
 
 import (
 	"fmt"
-	"github.com/latencyproof/poc/datasets"
 	"math"
 
 	"github.com/latencyproof/poc/calibration/profile"
+	"github.com/latencyproof/poc/datasets"
 )
 
 // ToleranceKm is the slack of every membership test in the geometry: a

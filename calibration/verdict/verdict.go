@@ -2,11 +2,11 @@ package verdict
 
 import (
 	"fmt"
-	"github.com/latencyproof/poc/datasets"
 	"math"
 	"slices"
 
 	"github.com/latencyproof/poc/calibration/profile"
+	"github.com/latencyproof/poc/datasets"
 )
 
 // Physical constants.
