@@ -59,7 +59,7 @@ func DefaultWorld() (*World, error) {
 
 // Start runs a lab for the world: one TLS server per endpoint, one relay per
 // (vantage, endpoint).
-func Start(w *World, opts Options) (l *Lab, err error) {
+func Start(w *World, opts Options) (_ *Lab, err error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
@@ -72,7 +72,9 @@ func Start(w *World, opts Options) (l *Lab, err error) {
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = log.New(io.Discard, "", 0)
 	}
-	l = &Lab{World: w}
+	// Close what was started if a later step fails; l stays set even when
+	// the named result is nil.
+	l := &Lab{World: w}
 	defer func() {
 		if err != nil {
 			l.Close()

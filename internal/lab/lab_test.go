@@ -205,3 +205,14 @@ func TestReadStateRejects(t *testing.T) {
 		})
 	}
 }
+
+// A lab that fails to start releases what it started and does not panic.
+func TestStartFailureCleansUp(t *testing.T) {
+	w, err := ReadWorld(strings.NewReader(smallWorld))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(w, Options{Host: "192.0.2.1"}); err == nil {
+		t.Fatal("a lab on an address this machine does not have started")
+	}
+}
