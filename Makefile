@@ -48,6 +48,8 @@ FUZZ_TARGETS := \
 	./calibration/profile/:FuzzRead \
 	./calibration/verdict/:FuzzDecide \
 	./calibration/fit/:FuzzCSV \
+	./calibration/dataset/:FuzzReader \
+	./calibration/dataset/:FuzzReadParquet \
 	./datasets/:FuzzReadCatalog \
 	./internal/lab/:FuzzReadWorld \
 	./internal/lab/:FuzzReadState \

@@ -1,5 +1,34 @@
 // Package dataset is the on-disk form of calibration samples: what a
 // campaign appends, what fitting reads, and what researchers export.
+//
+// A dataset is an append-only JSON Lines file (docs/datasets.md has the
+// schema). Its first line is a Header: the format and version, the campaign,
+// the vantage, the digest of the endpoint catalog, the creation time, and
+// the plan (rounds, echoes per probe, the seed of the endpoint order, the
+// endpoints). Every further line is one Sample.
+//
+// The plan fixes the file's content exactly. Work comes in units, one probe
+// of one endpoint in one round; the units follow each other in plan order
+// (Plan.Order), and a unit is either Echoes samples with echo indexes 0, 1,
+// … or one sample with Error set. Seq counts samples from 0 without gaps.
+// Readers check all of this, so a file that reads holds every (round,
+// endpoint, echo) at most once, in order, and nothing else.
+//
+// Durability. A Writer appends a unit's lines with one write and then
+// fsyncs (Writer.Commit): once Commit returns, the unit survives a crash of
+// the process or of the machine. A crash during a commit can leave the
+// unit's lines partly written: some complete lines and a torn last line.
+// Resume cuts such a tail back to the end of the last complete unit, and
+// cuts nothing else: a bad line anywhere before the tail is an error that
+// leaves the file untouched. The header is written to a temporary sibling,
+// fsynced and linked into place, so it is never torn. One process at a time
+// writes a dataset; the others get ErrLocked.
+//
+// Parquet. ExportParquet converts a dataset to one flat table for DuckDB,
+// pandas or Spark (round trips as NULL where absent, times as
+// TIMESTAMP(NANOS, UTC), the header in the file's key-value metadata), and
+// ReadParquet reads such a file back with the same checks as the JSON Lines
+// reader.
 package dataset
 
 import "time"
@@ -51,4 +80,9 @@ type Sample struct {
 	Time time.Time `json:"time"`
 	// Error says why the attempt failed; empty for a measured echo.
 	Error string `json:"error,omitempty"`
+	// ErrorKind classifies Error (one of the ErrorKind constants), so that
+	// failures can be counted by cause without parsing messages, and so
+	// that a probe skipped while its endpoint backs off ("backoff") is
+	// told apart from a failed attempt. Empty for a measured echo.
+	ErrorKind string `json:"error_kind,omitempty"`
 }

@@ -65,6 +65,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			probeCommand(),
 			transcriptCommand(),
 			labCommand(),
+			calibrateCommand(),
 			demoCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
