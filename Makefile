@@ -50,6 +50,11 @@ FUZZ_TARGETS := \
 	./calibration/fit/:FuzzCSV \
 	./calibration/dataset/:FuzzReader \
 	./calibration/dataset/:FuzzReadParquet \
+	./internal/azure/hcl/:FuzzParseHCL \
+	./internal/azure/hcl/:FuzzParseRuntimeClaims \
+	./internal/azure/tpmquote/:FuzzParseAttest \
+	./verifier/azure/:FuzzVerifyTPMQuote \
+	./verifier/azure/:FuzzVerify \
 	./datasets/:FuzzReadCatalog \
 	./internal/lab/:FuzzReadWorld \
 	./internal/lab/:FuzzReadState \
