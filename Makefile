@@ -50,6 +50,11 @@ FUZZ_TARGETS := \
 	./calibration/fit/:FuzzCSV \
 	./calibration/dataset/:FuzzReader \
 	./calibration/dataset/:FuzzReadParquet \
+	./verifier/dcap/:FuzzParseQuote \
+	./verifier/dcap/:FuzzDecodeQuoteFile \
+	./verifier/dcap/:FuzzParseCollateral \
+	./verifier/dcap/:FuzzVerify \
+	./verifier/dcap/:FuzzSGXExtension \
 	./internal/azure/hcl/:FuzzParseHCL \
 	./internal/azure/hcl/:FuzzParseRuntimeClaims \
 	./internal/azure/tpmquote/:FuzzParseAttest \
