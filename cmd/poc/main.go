@@ -66,6 +66,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			transcriptCommand(),
 			labCommand(),
 			calibrateCommand(),
+			quoteCommand(),
+			maaCommand(),
+			azureCommand(),
+			simCommand(),
 			demoCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
