@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tdx-guest/verify"
+	"github.com/google/go-tpm-tools/simulator"
 
 	"github.com/latencyproof/poc/evidence"
 	"github.com/latencyproof/poc/internal/azure/imds"

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/latencyproof/poc/datasets"
@@ -84,6 +86,11 @@ func Prove(ctx context.Context, challenge evidence.Challenge, opts Options) (*ev
 		AppBinding: opts.AppBinding,
 		Counter:    evidence.Counter{Kind: string(timing.CounterKind()), Hz: freq.Hz, Source: string(freq.Source)},
 	}
+	// A garbage collection during a probe would slow every echo of its
+	// connection at once, which no profile models: collect now, and hold
+	// the collector off until the probes are done (they allocate little).
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	for i, e := range opts.Endpoints {
 		nonce := evidence.ProbeNonce(challenge.Nonce, uint32(i))
 		method, err := tlsprobe.ParseMethod(e.Echo.Method)

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/timing"
 	"github.com/latencyproof/poc/verifier/azure"
 	"github.com/latencyproof/poc/verifier/dcap"
 	"github.com/latencyproof/poc/verifier/maa"
@@ -33,6 +34,53 @@ type Policy struct {
 	// RequireMAA a proof without a valid token is refused.
 	MAA        *maa.Policy `json:"maa,omitempty"`
 	RequireMAA bool        `json:"require_maa,omitempty"`
+	// Counter says which cycle-counter frequencies are believed.
+	Counter CounterPolicy `json:"counter,omitzero"`
+	// Latency is how the round trips are appraised.
+	Latency LatencyPolicy `json:"latency,omitzero"`
+	// Challenge bounds the verifier's tolerance of clock skew.
+	ChallengeSkew maa.Duration `json:"challenge_skew,omitempty"`
+}
+
+// CounterPolicy says which cycle-counter frequencies are believed. A
+// frequency turns cycles into time: one stated too low makes every round
+// trip look shorter, so its source matters as much as its value.
+type CounterPolicy struct {
+	// Sources lists accepted frequency sources (timing.Source). Empty
+	// means ["cpuid-0x15"]: inside a TD, CPUID leaf 0x15 is under the TDX
+	// module's control; every other source is the host's word. A lab or
+	// simulated policy may accept "calibrated".
+	Sources []string `json:"sources,omitempty"`
+	// MinHz and MaxHz bound a plausible frequency; zero means 500 MHz and
+	// 10 GHz.
+	MinHz uint64 `json:"min_hz,omitempty"`
+	MaxHz uint64 `json:"max_hz,omitempty"`
+}
+
+// LatencyPolicy is how round trips are appraised (package
+// calibration/verdict).
+type LatencyPolicy struct {
+	// FRR is the whole proof's false-reject rate (default 1e-3).
+	FRR float64 `json:"frr,omitempty"`
+	// FARTarget is the false-accept rate at which the resolution is
+	// stated (default 1e-6).
+	FARTarget float64 `json:"far_target,omitempty"`
+	// DistancesKm are the relay distances the result states FAR at
+	// (default 1, 10, 50, 100, 500).
+	DistancesKm []float64 `json:"distances_km,omitempty"`
+	// Origin is the origin of the profiles used: "real" (default) or
+	// "lab". A lab profile is never used unless the policy says so.
+	Origin string `json:"origin,omitempty"`
+	// Clock is the clock round trips are appraised with: "counter"
+	// (default: the cycle counter, vouched for by the TEE) or "kernel"
+	// (the guest kernel's receive timestamps, cross-checked against the
+	// counter; tighter, but trusts the guest kernel).
+	Clock string `json:"clock,omitempty"`
+	// MinEchoes is the least K per endpoint (default 8).
+	MinEchoes int `json:"min_echoes,omitempty"`
+	// AllowMissing lets a proof omit endpoints of the claimed region that
+	// the profiles describe.
+	AllowMissing bool `json:"allow_missing,omitempty"`
 }
 
 // PolicyVersion is the policy schema this package reads.
@@ -113,6 +161,39 @@ func (p *Policy) Validate() error {
 	}
 	if p.MAA != nil && p.MAA.Issuer == "" {
 		errs = append(errs, errors.New("maa: issuer is required"))
+	}
+	for _, s := range p.Counter.Sources {
+		if !timing.Source(s).Known() {
+			errs = append(errs, fmt.Errorf("counter: unknown frequency source %q", s))
+		}
+	}
+	if p.Counter.MaxHz != 0 && p.Counter.MinHz > p.Counter.MaxHz {
+		errs = append(errs, errors.New("counter: min_hz above max_hz"))
+	}
+	l := p.Latency
+	if l.FRR < 0 || l.FRR >= 1 || l.FARTarget < 0 || l.FARTarget >= 1 {
+		errs = append(errs, errors.New("latency: frr and far_target must be in [0, 1)"))
+	}
+	for _, d := range l.DistancesKm {
+		if !(d >= 0 && d <= 20040) {
+			errs = append(errs, fmt.Errorf("latency: distance %v km is not on Earth", d))
+		}
+	}
+	switch l.Origin {
+	case "", "real", "lab":
+	default:
+		errs = append(errs, fmt.Errorf("latency: origin %q (want real or lab)", l.Origin))
+	}
+	switch l.Clock {
+	case "", "counter", "kernel":
+	default:
+		errs = append(errs, fmt.Errorf("latency: clock %q (want counter or kernel)", l.Clock))
+	}
+	if l.MinEchoes < 0 || l.MinEchoes > evidence.MaxEchoesPerConn {
+		errs = append(errs, fmt.Errorf("latency: min_echoes %d", l.MinEchoes))
+	}
+	if p.ChallengeSkew < 0 {
+		errs = append(errs, errors.New("challenge_skew is negative"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrPolicyFile, errors.Join(errs...))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/evidence"
 	"github.com/latencyproof/poc/transcript"
 )
@@ -30,6 +31,9 @@ type ProbeEvidence struct {
 	HTTP1Statuses []int `json:"http1_statuses,omitempty"`
 	// Conns is the number of TLS connections of the probe.
 	Conns int `json:"conns"`
+	// Scope holds, per connection, what the region-scope check needs: the
+	// leaf's names and the HTTP exchanges the session authenticated.
+	Scope []datasets.ScopeEvidence `json:"-"`
 }
 
 // ErrTranscript: a transcript does not verify, or does not match what the
@@ -92,6 +96,7 @@ func checkTranscripts(p *evidence.Proof, roots *x509.CertPool, at time.Time) ([]
 				}
 			}
 			pe.HandshakeCycles = append(pe.HandshakeCycles, r.HandshakeCycles)
+			pe.Scope = append(pe.Scope, scopeEvidence(r))
 			if len(r.Chain) == 0 {
 				return nil, fmt.Errorf("%w: %s conn %d: no certificate", ErrTranscript, pr.Endpoint, j)
 			}
@@ -108,6 +113,26 @@ func checkTranscripts(p *evidence.Proof, roots *x509.CertPool, at time.Time) ([]
 		out = append(out, pe)
 	}
 	return out, nil
+}
+
+// scopeEvidence is what a session shows for the region-scope check.
+func scopeEvidence(r *transcript.Result) datasets.ScopeEvidence {
+	var ev datasets.ScopeEvidence
+	if len(r.Chain) > 0 {
+		ev.DNSNames = r.Chain[0].DNSNames
+	}
+	for _, e := range r.Echoes {
+		if x := e.HTTP; x != nil {
+			ev.Exchanges = append(ev.Exchanges, datasets.HTTPExchange{
+				Host:       x.Host,
+				Request:    datasets.HTTP1Request{Method: x.Method, Path: x.Target},
+				Status:     x.Status,
+				Header:     x.Header,
+				BodySHA256: x.BodySHA256,
+			})
+		}
+	}
+	return ev
 }
 
 func methodOf(alpn string) string {

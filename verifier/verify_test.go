@@ -1,0 +1,337 @@
+package verifier
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latencyproof/poc/calibration/dataset"
+	"github.com/latencyproof/poc/calibration/fit"
+	"github.com/latencyproof/poc/calibration/profile"
+	"github.com/latencyproof/poc/datasets"
+	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/internal/lab"
+	"github.com/latencyproof/poc/internal/simtee"
+	"github.com/latencyproof/poc/prover"
+	"github.com/latencyproof/poc/tlsprobe"
+	"github.com/latencyproof/poc/verifier/dcap"
+)
+
+// e2eWorld is one region with an HTTP/2 and an HTTP/1.1-only endpoint,
+// a vantage in it, and attackers' vantages 50 km and 300 km away.
+const e2eWorld = `{
+  "version": 1, "name": "e2e", "route_factor": 2.0,
+  "regions": [{"name": "westeurope", "provider": "lab", "lat": 52.3676, "lon": 4.9041},
+              {"name": "francecentral", "provider": "lab", "lat": 46.3772, "lon": 2.373}],
+  "endpoints": [{"service": "api", "region": "westeurope", "protocol": "h2"},
+                {"service": "blob", "region": "westeurope", "protocol": "http1"},
+                {"service": "api", "region": "francecentral", "protocol": "h2"}],
+  "vantages": [
+    {"name": "westeurope-vm", "region": "westeurope", "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}},
+    {"name": "relay-50km", "lat": 52.8176, "lon": 4.9041, "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}},
+    {"name": "relay-300km", "lat": 55.0676, "lon": 4.9041, "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}}
+  ]
+}`
+
+// e2e is a running lab with a simulated TEE, calibrated profiles and a
+// verifier's keys: everything a proof needs, shared by the tests.
+type e2e struct {
+	lab      *lab.Lab
+	sim      *simtee.Sim
+	key      *ChallengeKey
+	profiles *profile.File
+	coll     dcap.Source
+	policy   *Policy
+}
+
+var (
+	e2eOnce sync.Once
+	e2eEnv  *e2e
+	e2eErr  error
+	e2eDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2eEnv != nil {
+		e2eEnv.lab.Close()
+	}
+	if e2eDir != "" {
+		os.RemoveAll(e2eDir)
+	}
+	os.Exit(code)
+}
+
+// setup starts the shared environment once for the package's tests.
+func setup(t *testing.T) *e2e {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts a lab and calibrates it")
+	}
+	e2eOnce.Do(func() { e2eEnv, e2eErr = newE2E() })
+	if e2eErr != nil {
+		t.Fatal(e2eErr)
+	}
+	return e2eEnv
+}
+
+func newE2E() (*e2e, error) {
+	w, err := lab.ReadWorld(strings.NewReader(e2eWorld))
+	if err != nil {
+		return nil, err
+	}
+	l, err := lab.Start(w, lab.Options{Seed: 7})
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "poc-verifier-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	e2eDir = dir
+	sim, err := simtee.Init(dir+"/sim", simtee.InitOptions{Now: time.Now().Add(-time.Hour)})
+	if err != nil {
+		return nil, err
+	}
+	key, err := NewChallengeKey()
+	if err != nil {
+		return nil, err
+	}
+	col, err := dcap.ParseCollateral(sim.CollateralJSON())
+	if err != nil {
+		return nil, err
+	}
+	profiles, err := calibrate(l, "westeurope-vm", "westeurope", 1200)
+	if err != nil {
+		return nil, err
+	}
+	pol := &Policy{
+		Version: PolicyVersion,
+		TEEs:    []string{evidence.TEESim},
+		Counter: CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15"}},
+		// FRR 1e-6: the lab shares two cores with everything else a test
+		// run does, which shifts whole connections now and then; relays
+		// 50 km away add a millisecond, far beyond the threshold anyway.
+		Latency: LatencyPolicy{Origin: "lab", MinEchoes: 8, FRR: 1e-6},
+	}
+	return &e2e{lab: l, sim: sim, key: key, profiles: profiles, coll: dcap.Bundle{Fixed: col}, policy: pol}, nil
+}
+
+// calibrate probes every endpoint of a region from a vantage until each has
+// n samples, and fits lab profiles: a campaign in miniature. Probes carry
+// 16 echoes each, as proofs do: calibration must measure what proofs do.
+func calibrate(l *lab.Lab, vantage, region string, n int) (*profile.File, error) {
+	roots, err := l.State.Roots()
+	if err != nil {
+		return nil, err
+	}
+	v, err := l.State.Vantage(vantage)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fit.NewFitter(fit.Options{Locate: func(provider, region, endpoint string) (profile.Location, bool) {
+		e, ok := l.State.Catalog.Lookup(endpoint)
+		return profile.Location{Lat: e.Lat, Lon: e.Lon}, ok
+	}})
+	if err != nil {
+		return nil, err
+	}
+	seq := uint64(0)
+	for _, e := range l.State.Catalog.Endpoints {
+		if e.Region != region {
+			continue
+		}
+		method, _ := tlsprobe.ParseMethod(e.Echo.Method)
+		for got := 0; got < n; {
+			res, err := tlsprobe.Probe(context.Background(), tlsprobe.Config{Endpoint: e.Address(), Echoes: 16, Method: method, Roots: roots, Dial: v.Dialer()})
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range res.Echoes {
+				seq++
+				if err := f.Add(dataset.Sample{
+					Campaign: "e2e", Seq: seq, Vantage: vantage, VantageLat: v.Lat, VantageLon: v.Lon, Origin: "lab",
+					Endpoint: e.Name, Provider: e.Provider, Region: e.Region, Hostname: e.Hostname, Port: e.Port,
+					Method: string(res.Conns[0].Method), RTTNs: s.Ns, RTTCycles: s.Cycles, RTTKernelNs: s.KernelNs,
+					FrequencyHz: res.Frequency.Hz, FrequencySource: string(res.Frequency.Source), Time: time.Now(),
+				}); err != nil {
+					return nil, err
+				}
+				got++
+			}
+		}
+	}
+	return f.File()
+}
+
+// prove answers a fresh challenge from a vantage with the simulated TEE.
+func (e *e2e) prove(t *testing.T, vantage string, mut func(*prover.Options)) (*evidence.Proof, evidence.Challenge) {
+	t.Helper()
+	ch, err := e.key.Issue("e2e verifier", time.Now(), 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, _ := e.lab.State.Roots()
+	v, err := e.lab.State.Vantage(vantage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eps []datasets.Endpoint
+	for _, ep := range e.lab.State.Catalog.Endpoints {
+		if ep.Region == "westeurope" {
+			eps = append(eps, ep)
+		}
+	}
+	o := prover.Options{Endpoints: eps, Echoes: 16, Attester: &prover.Sim{TEEHierarchy: e.sim}, Roots: roots, Dial: v.Dialer()}
+	if mut != nil {
+		mut(&o)
+	}
+	p, err := prover.Prove(context.Background(), ch, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, ch
+}
+
+func (e *e2e) options() Options {
+	roots, _ := e.lab.State.Roots()
+	return Options{
+		ChallengeKey: e.key, Nonces: NewMemoryNonces(), Collateral: e.coll, SimRoots: []*x509.Certificate{e.sim.Root()},
+		Profiles: e.profiles, Catalog: &e.lab.State.Catalog, EndpointRoots: roots,
+	}
+}
+
+func TestVerifyHonestProofAccepted(t *testing.T) {
+	e := setup(t)
+	p, _ := e.prove(t, "westeurope-vm", nil)
+	res, err := Verify(context.Background(), p, e.policy, e.options())
+	if err != nil {
+		t.Fatalf("%v\n%+v", err, res.Checks)
+	}
+	if !res.Accepted || res.Outcome != Accepted || len(res.Endpoints) != 2 || res.Claim.Region != "westeurope" {
+		t.Fatalf("result %+v", res)
+	}
+	stages := map[string]bool{}
+	for _, c := range res.Checks {
+		stages[c.Stage] = c.OK
+	}
+	for _, s := range []string{StageProof, StageChallenge, StageTEE, StageCounter, StageQuote, StageBinding, StageTranscripts, StageScope, StageLatency} {
+		if !stages[s] {
+			t.Errorf("stage %s not reported as passed", s)
+		}
+	}
+	if !strings.HasPrefix(res.Summary, "Accepted") || !strings.Contains(res.Summary, "same metro") {
+		t.Errorf("summary %q", res.Summary)
+	}
+	for _, ep := range res.Endpoints {
+		if ep.BoundKm <= 0 || ep.MinRTTNs <= 0 || ep.Decision != "accept" || len(ep.FAR) == 0 {
+			t.Errorf("endpoint %+v", ep)
+		}
+	}
+}
+
+// Relays tens and hundreds of km away are refused by latency.
+func TestVerifyRelaysRefused(t *testing.T) {
+	e := setup(t)
+	for _, vantage := range []string{"relay-50km", "relay-300km"} {
+		t.Run(vantage, func(t *testing.T) {
+			p, _ := e.prove(t, vantage, nil)
+			res, err := Verify(context.Background(), p, e.policy, e.options())
+			var se *StageError
+			if !errors.As(err, &se) || se.Stage != StageLatency || res.Outcome != RefusedLatency {
+				t.Fatalf("err = %v (outcome %s), want a latency refusal", err, res.Outcome)
+			}
+			if !strings.HasPrefix(res.Summary, "Refused") {
+				t.Fatalf("summary %q", res.Summary)
+			}
+		})
+	}
+}
+
+// The binding rules: each misuse is refused with its own reason.
+func TestVerifyBindingRules(t *testing.T) {
+	e := setup(t)
+	appKey := sha256.Sum256([]byte("workload public key"))
+	p, _ := e.prove(t, "westeurope-vm", func(o *prover.Options) { o.AppBinding = appKey[:] })
+	other, _ := e.prove(t, "westeurope-vm", nil)
+	otherKey, _ := NewChallengeKey()
+
+	t.Run("replayed", func(t *testing.T) {
+		o := e.options()
+		o.AppBinding = appKey[:]
+		if _, err := Verify(context.Background(), p, e.policy, o); err != nil {
+			t.Fatalf("first presentation: %v", err)
+		}
+		res, err := Verify(context.Background(), p, e.policy, o)
+		if !errors.Is(err, ErrReplay) || res.Outcome != RefusedPolicy {
+			t.Fatalf("err = %v (%s), want ErrReplay", err, res.Outcome)
+		}
+	})
+	tests := []struct {
+		name    string
+		proof   func() *evidence.Proof
+		opts    func(o *Options)
+		want    error
+		outcome Outcome
+	}{
+		{"another verifier's challenge", func() *evidence.Proof { return p }, func(o *Options) { o.ChallengeKey = otherKey }, ErrForeignChallenge, RefusedCrypto},
+		{"expired challenge", func() *evidence.Proof { return p }, func(o *Options) { o.Now = func() time.Time { return time.Now().Add(time.Hour) } }, ErrChallengeExpired, RefusedPolicy},
+		{"bound to another application", func() *evidence.Proof { return p }, func(o *Options) { k := sha256.Sum256([]byte("another key")); o.AppBinding = k[:] }, ErrAppBinding, RefusedPolicy},
+		{"not bound to the expected application", func() *evidence.Proof { return other }, func(o *Options) { o.AppBinding = appKey[:] }, ErrAppBinding, RefusedPolicy},
+		{"quote from another proof", func() *evidence.Proof { q := cloneProof(t, p); q.Attestation = other.Attestation; return q }, nil, ErrBinding, RefusedCrypto},
+		{"body altered after binding", func() *evidence.Proof { q := cloneProof(t, p); q.Body.CreatedUnixNano++; return q }, nil, ErrBinding, RefusedCrypto},
+		{"transcript tampered", func() *evidence.Proof { q := cloneProof(t, p); q.Sessions[0].S2C[100] ^= 1; return q }, nil, evidence.ErrSessions, RefusedCrypto},
+		{"counter source refused", func() *evidence.Proof { return p }, nil, ErrCounter, RefusedPolicy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := e.options()
+			o.AppBinding = appKey[:]
+			pol := e.policy
+			if tt.opts != nil {
+				tt.opts(&o)
+			}
+			if tt.name == "counter source refused" {
+				strict := *e.policy
+				strict.Counter = CounterPolicy{}
+				pol = &strict
+			}
+			res, err := Verify(context.Background(), tt.proof(), pol, o)
+			if !errors.Is(err, tt.want) || res.Outcome != tt.outcome {
+				t.Fatalf("err = %v (%s), want %v (%s)", err, res.Outcome, tt.want, tt.outcome)
+			}
+		})
+	}
+}
+
+// The simulated TEE is refused unless the policy names it and its root is
+// given; a simulated quote never passes as "tdx".
+func TestVerifySimulatedTEEIsExplicit(t *testing.T) {
+	e := setup(t)
+	p, _ := e.prove(t, "westeurope-vm", nil)
+	def := *e.policy
+	def.TEEs = nil
+	if _, err := Verify(context.Background(), p, &def, e.options()); !errors.Is(err, ErrTEE) {
+		t.Fatalf("default policy: err = %v, want ErrTEE", err)
+	}
+	o := e.options()
+	o.SimRoots = nil
+	if res, err := Verify(context.Background(), p, e.policy, o); !errors.Is(err, ErrOptions) || res.Outcome != CouldNotCheck {
+		t.Fatalf("no sim root: err = %v", err)
+	}
+	// Relabelled as real TDX (body and attestation), the simulated quote
+	// must fail DCAP: Intel's root does not vouch for it.
+	q := cloneProof(t, p)
+	q.Body.TEE, q.Attestation.TEE = evidence.TEETDX, evidence.TEETDX
+	tdxPolicy := *e.policy
+	tdxPolicy.TEEs = []string{evidence.TEETDX}
+	if res, err := Verify(context.Background(), q, &tdxPolicy, e.options()); err == nil || res.Outcome != RefusedCrypto {
+		t.Fatalf("relabelled sim quote: err = %v, outcome %s", err, res.Outcome)
+	}
+}
