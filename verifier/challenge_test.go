@@ -99,3 +99,43 @@ func TestChallengeKeyFile(t *testing.T) {
 		}
 	}
 }
+
+func TestNonceStores(t *testing.T) {
+	file, err := OpenNonceFile(filepath.Join(t.TempDir(), "nonces.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]NonceStore{"memory": NewMemoryNonces(), "file": file} {
+		t.Run(name, func(t *testing.T) {
+			var n evidence.Hash
+			n[0] = 1
+			if seen, err := s.Seen(n); err != nil || seen {
+				t.Fatalf("fresh nonce seen %v, %v", seen, err)
+			}
+			if err := s.Use(n, t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if seen, _ := s.Seen(n); !seen {
+				t.Fatal("used nonce not seen")
+			}
+			if err := s.Use(n, t0.Add(time.Hour)); !errors.Is(err, ErrReplay) {
+				t.Fatalf("second use: %v, want ErrReplay", err)
+			}
+		})
+	}
+	// The file store remembers across a reopen, as a restarted service must.
+	path := filepath.Join(t.TempDir(), "n.db")
+	a, _ := OpenNonceFile(path)
+	var n evidence.Hash
+	n[1] = 2
+	a.Use(n, time.Now().Add(time.Hour))
+	a.Close()
+	b, err := OpenNonceFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Use(n, time.Now().Add(time.Hour)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("after reopening: %v, want ErrReplay", err)
+	}
+}

@@ -62,6 +62,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
+			challengeCommand(),
+			proveCommand(),
+			verifyCommand(),
 			probeCommand(),
 			transcriptCommand(),
 			labCommand(),
