@@ -180,11 +180,11 @@ type Result struct {
 	// vouched for this TD ("maa", "vtpm"); empty when there were none.
 	SecondRoot []string `json:"second_root"`
 
-	Endpoints    []EndpointResult `json:"endpoints,omitempty"`
+	Endpoints    []EndpointResult  `json:"endpoints,omitempty"`
 	Feasible     *verdict.Feasible `json:"feasible_region,omitempty"`
-	ResolutionKm float64          `json:"resolution_km,omitempty"`
-	FAR          []FARAt          `json:"far,omitempty"`
-	FRR          float64          `json:"frr,omitempty"`
+	ResolutionKm float64           `json:"resolution_km,omitempty"`
+	FAR          []FARAt           `json:"far,omitempty"`
+	FRR          float64           `json:"frr,omitempty"`
 	// Limits are what this verdict cannot show.
 	Limits []string `json:"limits"`
 }
