@@ -2,10 +2,14 @@ package prover
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/internal/maa"
 	"github.com/latencyproof/poc/internal/simtee"
 )
 
@@ -17,6 +21,11 @@ type Sim struct {
 	// TD sets the simulated TD's measurements; the zero value takes the
 	// simulator's defaults.
 	TD simtee.TDOptions
+	// MAAEndpoint, when set, is an MAA-shaped service (the local one of
+	// package maasim) asked for a token vouching for this TD with the
+	// report data as runtime user-data; MAA is its client.
+	MAAEndpoint string
+	MAA         *maa.Client
 }
 
 // TEE returns evidence.TEESim.
@@ -37,5 +46,41 @@ func (s *Sim) Attest(ctx context.Context, reportData [evidence.ReportDataSize]by
 	if err := quoteBinds(quote, reportData[:]); err != nil {
 		return nil, err
 	}
-	return &evidence.Attestation{TEE: evidence.TEESim, Quote: quote}, nil
+	att := &evidence.Attestation{TEE: evidence.TEESim, Quote: quote}
+	if s.MAAEndpoint != "" {
+		if att.MAAToken, err = s.maaToken(ctx, reportData); err != nil {
+			return nil, err
+		}
+	}
+	return att, nil
+}
+
+// maaToken asks the MAA service to vouch for this TD with the report data
+// as runtime user-data. MAA requires REPORTDATA[0:32] = SHA-256(runtime
+// data), which the proof's quote does not have (its REPORTDATA is the report
+// data itself), so the TD makes a second quote, as a TD on vanilla TDX can:
+// same measurements, REPORTDATA binding the runtime data that carries the
+// report data. The verifier checks that the token's MRTD is the proof
+// quote's and its user-data the proof's report data.
+func (s *Sim) maaToken(ctx context.Context, reportData [evidence.ReportDataSize]byte) (string, error) {
+	runtime, err := json.Marshal(map[string]string{"user-data": hex.EncodeToString(reportData[:])})
+	if err != nil {
+		return "", err
+	}
+	var rd [evidence.ReportDataSize]byte
+	h := sha256.Sum256(runtime)
+	copy(rd[:], h[:])
+	quote, err := s.TEEHierarchy.Quote(rd, s.TD)
+	if err != nil {
+		return "", errors.Join(ErrNoTEE, err)
+	}
+	c := s.MAA
+	if c == nil {
+		c = &maa.Client{}
+	}
+	tok, err := c.Attest(ctx, s.MAAEndpoint, maa.Request{Quote: quote, RuntimeData: runtime})
+	if err != nil {
+		return "", fmt.Errorf("%w: MAA: %w", ErrNoTEE, err)
+	}
+	return tok, nil
 }
