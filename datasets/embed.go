@@ -12,6 +12,17 @@ import (
 //go:embed lab-world.json
 var LabWorld []byte
 
+// DemoWorld is the lab's attack demonstration world (demo-world.json):
+// westeurope, northeurope and francecentral at their Azure coordinates,
+// an HTTP/2 endpoint and a shared-certificate HTTP/1.1 endpoint in each
+// (one certificate for every region, scoped by a region binding), an edge
+// front end, an attacker's unlisted server presenting another name's
+// certificate, a vantage per region and attacker vantages 1, 10, 50, 100
+// and 500 km from westeurope. See docs/lab.md.
+//
+//go:embed demo-world.json
+var DemoWorld []byte
+
 // CloudCatalogJSON is catalog-cloud.json: real AWS, Azure and Google Cloud
 // endpoints of the main regions, written from public sources and never
 // probed from the machine that wrote it. Some entries are templates that a

@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -57,8 +59,14 @@ func newCA(name string, now time.Time) (*ca, error) {
 	return &ca{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
-// issue returns a TLS certificate for one hostname, valid as long as the CA.
-func (c *ca) issue(hostname string) (tls.Certificate, error) {
+// issue returns a TLS certificate with a fresh key for the DNS names (the
+// first is also the subject's common name), valid as long as the CA. A
+// shared-certificate service is issued one, which every region's server
+// presents: one key for all regions, as real providers do.
+func (c *ca) issue(names ...string) (tls.Certificate, error) {
+	if len(names) == 0 {
+		return tls.Certificate{}, errors.New("issuing a certificate: no names")
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -69,8 +77,8 @@ func (c *ca) issue(hostname string) (tls.Certificate, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: hostname},
-		DNSNames:     []string{hostname},
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
 		NotBefore:    c.cert.NotBefore,
 		NotAfter:     c.cert.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -78,7 +86,7 @@ func (c *ca) issue(hostname string) (tls.Certificate, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("issuing certificate for %s: %w", hostname, err)
+		return tls.Certificate{}, fmt.Errorf("issuing a certificate for %s: %w", strings.Join(names, ", "), err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {

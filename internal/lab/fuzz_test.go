@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"math"
 	"testing"
 
 	"github.com/latencyproof/poc/datasets"
@@ -10,6 +11,8 @@ import (
 // FuzzReadWorld: any bytes give a valid world or an ErrWorld, never a panic.
 func FuzzReadWorld(f *testing.F) {
 	f.Add(datasets.LabWorld)
+	f.Add(datasets.DemoWorld)
+	f.Add([]byte(attackWorld))
 	f.Add([]byte(smallWorld))
 	f.Add([]byte(`{"version":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -17,12 +20,20 @@ func FuzzReadWorld(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// A world that validates can be used: every vantage has coordinates
-		// and every route a finite, non-negative length.
+		// A world that validates can be used: every vantage has valid
+		// coordinates and every route a finite, non-negative length to a
+		// region of the world.
 		for _, v := range w.Vantages {
+			if lat, lon := w.Coords(v); !validCoords(lat, lon) {
+				t.Fatalf("vantage %s at %v,%v", v.Name, lat, lon)
+			}
 			for _, e := range w.Endpoints {
-				if km := w.RouteKm(v, e.Region); !(km >= 0) {
+				km, site := w.EndpointKm(v, e)
+				if !(km >= 0) || math.IsInf(km, 0) {
 					t.Fatalf("route %s → %s: %v km", v.Name, e.Hostname(), km)
+				}
+				if _, ok := w.regionIndex[site]; !ok {
+					t.Fatalf("route %s → %s reaches %q, not a region", v.Name, e.Hostname(), site)
 				}
 			}
 		}

@@ -10,18 +10,62 @@
 // to route each hostname for a given vantage and to trust the lab CA; the
 // State embeds the lab's endpoint catalog, so it can be passed wherever a
 // catalog is expected.
+//
+// # Staging attacks
+//
+// The prover chooses the IP address of every connection, so the lab can
+// also stage what the verifier must refuse (docs/lab.md walks through each):
+//
+//   - Shared certificates. A world endpoint with "shared_cert" is served in
+//     each region as <region>.<service>.lab.test, and every region's server
+//     presents the same certificate and key, *.<service>.lab.test, as Azure
+//     Storage does with *.blob.core.windows.net. The certificate cannot
+//     place a session, so each server answers GET /region-token with a body
+//     only its region has ("lab region token <region> <secret>", the secret
+//     drawn anew per lab), and the catalog entry carries a region binding
+//     (that request, status 200, the body's SHA-256) whose request is also
+//     the echo request: every echo of an honest probe binds its session.
+//   - Edges. A world endpoint with "termination": "edge" is catalogued as
+//     edge, without scope, so the verifier refuses it. Its one server
+//     stands for an anycast front end: the route from each vantage gets
+//     the delay to the nearest of its sites (every region unless "sites"
+//     says otherwise), which is what anycast does.
+//   - Attacker routing. VantageState.DialerWith sends a dial of one host
+//     through the vantage's relay for another: a prover in northeurope
+//     connects westeurope.store.lab.test to northeurope's front end, gets
+//     a certificate valid for the name and a fast echo, and the wrong
+//     region's token, which ScopeCheck refuses. Vantages may sit anywhere:
+//     at coordinates, or at an "offset" (km and bearing from a region; see
+//     Destination) for the attacker's VM 1, 10, 50, 100 or 500 km away.
+//   - Another domain's certificate. A world endpoint with "cert_names"
+//     presents a certificate for those names instead of its hostname (a
+//     valid chain, the wrong domain), and "unlisted" keeps such an
+//     attacker's server out of the catalog. The production probe checks
+//     names and fails the handshake, as it must, and this package adds no
+//     switch to skip that check: an attacker's session is obtained by
+//     probing the name the certificate does carry, routed with
+//     DialerWith, and then claiming it for another endpoint, which the
+//     transcript checker (server name) and ScopeCheck refuse.
+//
+// datasets/demo-world.json (DemoWorld) is a world with all of these.
 package lab
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latencyproof/poc/datasets"
@@ -55,6 +99,15 @@ type Lab struct {
 // DefaultWorld returns the built-in world (datasets/lab-world.json).
 func DefaultWorld() (*World, error) {
 	return ReadWorld(bytes.NewReader(datasets.LabWorld))
+}
+
+// DemoWorld returns the attack demonstration world
+// (datasets/demo-world.json): three regions, an h2 endpoint and a
+// shared-certificate HTTP/1.1 endpoint in each, an edge, an attacker's
+// unlisted server with another domain's certificate, a vantage per region
+// and attacker vantages 1 to 500 km from westeurope.
+func DemoWorld() (*World, error) {
+	return ReadWorld(bytes.NewReader(datasets.DemoWorld))
 }
 
 // Start runs a lab for the world: one TLS server per endpoint, one relay per
@@ -93,19 +146,37 @@ func Start(w *World, opts Options) (_ *Lab, err error) {
 		Catalog: datasets.Catalog{Version: datasets.CatalogVersion, Name: "lab:" + w.Name},
 		Direct:  map[string]string{},
 	}
+	secret, err := labSecret()
+	if err != nil {
+		return nil, err
+	}
+	// A shared-certificate service's one certificate, by service name;
+	// Validate refuses a service shared in some regions only.
+	shared := map[string]tls.Certificate{}
 	for _, svc := range w.Endpoints {
-		cert, err := authority.issue(svc.Hostname())
-		if err != nil {
-			return nil, err
+		cert, ok := shared[svc.Service]
+		if !ok {
+			if cert, err = authority.issue(svc.CertDNSNames()...); err != nil {
+				return nil, err
+			}
+			if svc.SharedCert {
+				shared[svc.Service] = cert
+			}
 		}
-		e, err := startEndpoint(svc, cert, opts.Host, opts.ErrorLog)
+		var token []byte
+		if svc.SharedCert {
+			token = regionToken(svc.Region, secret)
+		}
+		e, err := startEndpoint(svc, cert, token, opts.Host, opts.ErrorLog)
 		if err != nil {
 			return nil, err
 		}
 		l.endpoints = append(l.endpoints, e)
 		_, port, _ := net.SplitHostPort(e.addr)
 		st.Direct[svc.Hostname()] = e.addr
-		st.Catalog.Endpoints = append(st.Catalog.Endpoints, catalogEntry(w, svc, port))
+		if !svc.Unlisted {
+			st.Catalog.Endpoints = append(st.Catalog.Endpoints, catalogEntry(w, svc, port, token))
+		}
 	}
 	if l.sched, err = relay.NewScheduler(relay.SchedulerConfig{}); err != nil {
 		return nil, err
@@ -114,7 +185,7 @@ func Start(w *World, opts Options) (_ *Lab, err error) {
 		lat, lon := w.Coords(v)
 		vs := VantageState{Name: v.Name, Lat: lat, Lon: lon, Routes: map[string]string{}, Delays: map[string]Delay{}}
 		for _, e := range l.endpoints {
-			km := w.RouteKm(v, e.svc.Region)
+			km, site := w.EndpointKm(v, e.svc)
 			oneWay := relay.FibreDelay(km, 1) + time.Duration(v.Base)
 			seed := routeSeed(opts.Seed, v.Name, e.svc.Hostname())
 			r, err := relay.New(relay.Config{
@@ -136,7 +207,7 @@ func Start(w *World, opts Options) (_ *Lab, err error) {
 			l.listeners = append(l.listeners, ln)
 			go func() { _ = r.Serve(ln) }()
 			vs.Routes[e.svc.Hostname()] = ln.Addr().String()
-			vs.Delays[e.svc.Hostname()] = Delay{RouteKm: km, OneWay: datasets.Duration(oneWay), Jitter: v.Jitter}
+			vs.Delays[e.svc.Hostname()] = Delay{RouteKm: km, Site: site, OneWay: datasets.Duration(oneWay), Jitter: v.Jitter}
 		}
 		st.Vantages = append(st.Vantages, vs)
 	}
@@ -149,23 +220,27 @@ func Start(w *World, opts Options) (_ *Lab, err error) {
 
 // catalogEntry describes a lab service as a catalog entry. The port is the
 // server's own, so a client that resolves lab names itself (rather than
-// through a vantage's routes) still reaches it. The lab CA issues each
-// server a certificate naming its hostname alone, so the entry's region
-// scope is that one name: a session with another region's server fails
-// ScopeCheck like a foreign region's front end would.
-func catalogEntry(w *World, svc Service, port string) datasets.Endpoint {
-	r := w.region(svc.Region)
+// through a vantage's routes) still reaches it.
+//
+// The lab CA issues each server a certificate naming its hostname alone, so
+// the entry's region scope is that one name: a session with another
+// region's server fails ScopeCheck like a foreign region's front end would.
+// A server with CertNames keeps that scope (the catalog says what the
+// region's certificate is; the server presents another). A shared-
+// certificate service is scoped by its region binding instead, GET
+// RegionTokenPath answered 200 with the SHA-256 of this region's token, and
+// that request is its echo request, so every echo binds its session. An
+// edge is catalogued as edge, without scope, to be refused.
+func catalogEntry(w *World, svc Service, port string, token []byte) datasets.Endpoint {
 	method := "h2-ping"
 	if svc.Protocol == "http1" {
 		method = "http1"
 	}
 	p, _ := strconv.Atoi(port) // from net.Listen: always a number
-	return datasets.Endpoint{
+	e := datasets.Endpoint{
 		Name:        svc.Hostname(),
 		Provider:    "lab",
 		Region:      svc.Region,
-		Lat:         r.Lat,
-		Lon:         r.Lon,
 		Hostname:    svc.Hostname(),
 		Port:        p,
 		Termination: datasets.TerminationRegional,
@@ -174,9 +249,56 @@ func catalogEntry(w *World, svc Service, port string) datasets.Endpoint {
 			EchoesPerConn: svc.EchoesPerConn,
 			MinSpacing:    svc.MinSpacing,
 		},
-		Scope:  &datasets.Scope{Names: []string{svc.Hostname()}},
 		Source: "lab world " + w.Name,
 	}
+	if svc.Region != "" {
+		r := w.region(svc.Region)
+		e.Lat, e.Lon = r.Lat, r.Lon
+	}
+	switch {
+	case svc.Edge():
+		e.Termination = datasets.TerminationEdge
+		sites := "every region of the world"
+		if len(svc.Sites) > 0 {
+			sites = strings.Join(svc.Sites, ", ")
+		}
+		if e.Region == "" {
+			e.Region = GlobalRegion
+			e.Notes = append(e.Notes, "Its coordinates (0, 0) mean nothing.")
+		}
+		e.Notes = append([]string{"Lab edge: an anycast-like front end with sites in " + sites + "; from every vantage its route is the one to the nearest site. In the catalog only so the verifier can name it when it refuses it."}, e.Notes...)
+	case svc.SharedCert:
+		sum := sha256.Sum256(token)
+		e.Echo.HTTP1 = &datasets.HTTP1Request{Method: http.MethodGet, Path: RegionTokenPath}
+		e.Scope = &datasets.Scope{Binding: &datasets.RegionBinding{
+			Request:    datasets.HTTP1Request{Method: http.MethodGet, Path: RegionTokenPath},
+			Status:     http.StatusOK,
+			BodySHA256: hex.EncodeToString(sum[:]),
+		}}
+		e.Notes = []string{"Lab shared certificate: every region's server of " + svc.Service + " presents " + svc.sharedName() + " with one key, so only the region binding places a session; the echo request is the binding request, so every echo binds its session. The token is random per lab run."}
+	default:
+		e.Scope = &datasets.Scope{Names: []string{svc.Hostname()}}
+		if len(svc.CertNames) > 0 {
+			e.Notes = []string{"Lab attack staging: the server presents a certificate for " + strings.Join(svc.CertNames, ", ") + " instead of its hostname."}
+		}
+	}
+	return e
+}
+
+// labSecret is the random part of every region token of one lab run, so
+// that no token can be known before the lab starts.
+func labSecret() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("drawing the lab's region-token secret: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// regionToken is the body a region's shared-certificate servers answer at
+// RegionTokenPath: what only that region holds.
+func regionToken(region, secret string) []byte {
+	return []byte("lab region token " + region + " " + secret + "\n")
 }
 
 // sampler builds the one-way delay distribution of one direction of a route.

@@ -47,9 +47,12 @@ type VantageState struct {
 
 // Delay describes one relay's emulated path.
 type Delay struct {
-	RouteKm float64           `json:"route_km"`
-	OneWay  datasets.Duration `json:"one_way"`
-	Jitter  *Jitter           `json:"jitter,omitempty"`
+	RouteKm float64 `json:"route_km"`
+	// Site is the region whose server the route reaches: the endpoint's
+	// region, or for an edge the nearest of its sites.
+	Site   string            `json:"site,omitempty"`
+	OneWay datasets.Duration `json:"one_way"`
+	Jitter *Jitter           `json:"jitter,omitempty"`
 }
 
 // StateVersion is the state-file schema this package reads and writes.
@@ -139,17 +142,56 @@ func (s *State) Vantage(name string) (*VantageState, error) {
 	return nil, fmt.Errorf("%w %q (the lab has: %s)", ErrUnknownVantage, name, strings.Join(names, ", "))
 }
 
+// Route returns the relay address that reaches host from the named vantage:
+// where a dial of host from there goes, with that route's delays.
+func (s *State) Route(vantage, host string) (string, error) {
+	v, err := s.Vantage(vantage)
+	if err != nil {
+		return "", err
+	}
+	to, ok := v.Routes[host]
+	if !ok {
+		return "", fmt.Errorf("%w: %q from vantage %s", ErrUnknownHost, host, v.Name)
+	}
+	return to, nil
+}
+
 // Dialer returns a dial function that sends each lab hostname to the
 // vantage's relay for it, and refuses every other address: a lab probe never
 // leaves loopback.
 func (v *VantageState) Dialer() func(ctx context.Context, network, address string) (net.Conn, error) {
+	return v.DialerWith(nil)
+}
+
+// DialerWith is Dialer with attacker routing: a dial of host X where
+// overrides[X] = Y goes through the vantage's relay for Y, so it lands on
+// Y's server with the delays of the route to Y, while the TLS client above
+// still sends X as its server name. That is what a prover who chooses the
+// IP address can do: connect westeurope.store.lab.test to its own region's
+// northeurope.store.lab.test front end, or send a name that no lab server
+// has (another domain's certificate name) to the server that presents it.
+// X need not be a lab hostname; Y must be one, or the dial fails with
+// ErrUnknownHost. Names without an override route as Dialer routes them.
+// The map is copied: later changes to it do not reroute.
+func (v *VantageState) DialerWith(overrides map[string]string) func(ctx context.Context, network, address string) (net.Conn, error) {
+	via := make(map[string]string, len(overrides))
+	for x, y := range overrides {
+		via[x] = y
+	}
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
 			return nil, err
 		}
-		to, ok := v.Routes[host]
+		target := host
+		if y, ok := via[host]; ok {
+			target = y
+		}
+		to, ok := v.Routes[target]
 		if !ok {
+			if target != host {
+				return nil, fmt.Errorf("%w: %q (the route for %q) from vantage %s", ErrUnknownHost, target, host, v.Name)
+			}
 			return nil, fmt.Errorf("%w: %q from vantage %s", ErrUnknownHost, host, v.Name)
 		}
 		var d net.Dialer
