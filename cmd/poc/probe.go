@@ -145,7 +145,17 @@ func applyLab(c *cli.Context, cfg *tlsprobe.Config) error {
 		return exit(exitCouldNot, err)
 	}
 	cfg.Dial = v.Dialer()
-	// The catalog's echo budget applies unless the command line set one.
+	// The catalog's echo method, request and budget apply unless the
+	// command line set them: a region-binding endpoint's echo is its
+	// binding request.
+	if !c.IsSet("echo") {
+		if cfg.Method, err = tlsprobe.ParseMethod(e.Echo.Method); err != nil {
+			return exit(exitCouldNot, err)
+		}
+	}
+	if h := e.Echo.HTTP1; h != nil && !c.IsSet("http1-method") && !c.IsSet("http1-path") && !c.IsSet("http1-header") {
+		cfg.HTTP1 = tlsprobe.HTTP1Request{Method: h.Method, Path: h.Path, Header: h.Header}
+	}
 	if !c.IsSet("echoes-per-conn") {
 		cfg.Budget.EchoesPerConn = e.Echo.EchoesPerConn
 	}
