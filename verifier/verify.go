@@ -260,7 +260,7 @@ func (r *run) verify() error {
 	}
 	r.rd = rd
 	r.ok(StageProof, "proof format v%d; report data %x…", p.Version, rd[:8])
-	for _, step := range []func() error{r.challenge, r.tee, r.counter, r.quote, r.binding, r.maa, r.transcriptsAndLatency, r.consume} {
+	for _, step := range []func() error{r.challenge, r.tee, r.counter, r.quote, r.binding, r.consume, r.maa, r.transcriptsAndLatency} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -455,9 +455,12 @@ func (r *run) maa() error {
 	return nil
 }
 
-// consume records the challenge as answered; it runs last, so a proof that
-// fails an earlier check can be retried only with a new challenge… unless
-// it failed before this point, when nothing was recorded.
+// consume records the challenge as answered. It runs once the attestation is
+// known to bind this body to this challenge — before the transcripts and the
+// latency are judged — so that each challenge gives a TD exactly one
+// attempt: a prover refused for its round trips cannot try again and again
+// with the same challenge until chance lets a far relay through. (A proof
+// refused before this point is not the TD's: it cannot use the challenge up.)
 func (r *run) consume() error {
 	if r.o.Nonces == nil {
 		return nil
@@ -566,7 +569,17 @@ func (r *run) latency(probes []ProbeEvidence, entries []datasets.Endpoint, bases
 				rtts[j] = float64(k)
 			}
 		}
-		obs = append(obs, verdict.Observation{Endpoint: entries[i].Name, Method: pe.Method, RTTs: rtts})
+		// The echoes per connection, in the order pe's echoes follow them
+		// (checkTranscripts matched each connection's count with its
+		// transcript): the verdict takes connections, not echoes, as
+		// independent.
+		var conns []int
+		for _, c := range r.p.Body.Probes[i].Conns {
+			if n := len(c.EchoCycles); n > 0 {
+				conns = append(conns, n)
+			}
+		}
+		obs = append(obs, verdict.Observation{Endpoint: entries[i].Name, Method: pe.Method, RTTs: rtts, Conns: conns})
 		if claim == nil {
 			claim = &verdict.Claim{Provider: entries[i].Provider, Region: entries[i].Region}
 		} else if r.o.Claim == nil && (claim.Provider != entries[i].Provider || claim.Region != entries[i].Region) {
@@ -626,6 +639,11 @@ func (r *run) latency(probes []ProbeEvidence, entries []datasets.Endpoint, bases
 		reasons := make([]string, len(pv.Reasons))
 		for i, x := range pv.Reasons {
 			reasons[i] = string(x)
+		}
+		for _, v := range pv.Endpoints {
+			if v.Decision != verdict.Accept {
+				reasons = append(reasons, fmt.Sprintf("%s %s (min %.3f ms, threshold %.3f ms)", v.Endpoint, v.Reason, v.MinNs/1e6, v.Threshold/1e6))
+			}
 		}
 		r.res.Summary = r.sentence(false, reasons)
 		return fail(StageLatency, RefusedLatency, fmt.Errorf("the round trips do not support %s/%s: %s", claim.Provider, claim.Region, strings.Join(reasons, ", ")))

@@ -1,127 +1,89 @@
 package main
 
 import (
-	"crypto/rand"
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/latencyproof/poc/internal/lab"
-	"github.com/latencyproof/poc/tlsprobe"
+	"github.com/latencyproof/poc/internal/demo"
 )
 
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "demo",
-		Usage:     "run the built-in lab and probe it from a near and a far vantage",
+		Usage:     "the whole story on the loopback lab: calibrate, then an honest prover and attackers, each verified",
 		ArgsUsage: " ",
+		Description: "Starts a lab world of three regions at Azure coordinates, runs a calibration\n" +
+			"campaign from each region's vantage, fits lab profiles, then makes and verifies\n" +
+			"proofs with the simulated TEE: an honest prover in westeurope and a set of\n" +
+			"attackers. Prints each scenario's expected and actual verdict; exits non-zero if\n" +
+			"any differs. With --out, writes a report (Markdown and PNG plots).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "world", Usage: "world `FILE` (default: the built-in world)"},
-			&cli.IntFlag{Name: "echoes", Value: 32, Usage: "echoes `K` per probe"},
-			&cli.StringFlag{Name: "region", Value: "westeurope", Usage: "region whose endpoints are probed"},
-			&cli.StringFlag{Name: "near", Value: "westeurope-vm", Usage: "near vantage"},
-			&cli.StringFlag{Name: "far", Value: "northeurope-vm", Usage: "far vantage"},
+			&cli.StringFlag{Name: "out", Usage: "write the report to `DIR`"},
+			&cli.IntFlag{Name: "echoes", Value: 16, Usage: "echoes `K` per endpoint"},
+			&cli.BoolFlag{Name: "verbose", Usage: "progress on stderr"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
 		},
 		Action: runDemo,
 	}
 }
 
-// demoRow is one endpoint probed from one vantage.
-type demoRow struct {
-	Endpoint string           `json:"endpoint"`
-	Vantage  string           `json:"vantage"`
-	RouteKm  float64          `json:"route_km"`
-	OneWay   time.Duration    `json:"one_way_ns"`
-	Result   *tlsprobe.Result `json:"result"`
-	BoundKm  float64          `json:"vacuum_bound_km"`
-}
-
-// vacuumKmPerNs is how far light in vacuum goes and back per nanosecond of
-// round trip: c/2 = 149,896 km/s.
-const vacuumKmPerNs = 299792.458 / 2 / 1e9
-
 func runDemo(c *cli.Context) error {
-	w, err := loadWorld(c.String("world"))
-	if err != nil {
-		return exit(exitUsage, err)
+	if c.Args().Present() {
+		return usage("demo takes no arguments")
 	}
-	l, err := lab.Start(w, lab.Options{})
-	if err != nil {
-		return exit(exitCouldNot, fmt.Errorf("starting the lab: %w", err))
+	opts := demo.Options{Echoes: c.Int("echoes")}
+	if c.Bool("verbose") {
+		opts.Log = c.App.ErrWriter
 	}
-	defer l.Close()
-	roots, err := l.State.Roots()
-	if err != nil {
-		return exit(exitCouldNot, err)
-	}
-	region := c.String("region")
-	var rows []demoRow
 	ctx, stop := notifyContext(c.Context)
 	defer stop()
-	for _, e := range l.State.Catalog.Endpoints {
-		if e.Region != region {
-			continue
-		}
-		for _, vname := range []string{c.String("near"), c.String("far")} {
-			v, err := l.State.Vantage(vname)
-			if err != nil {
-				return exit(exitUsage, err)
-			}
-			var nonce [32]byte
-			if _, err := rand.Read(nonce[:]); err != nil {
-				return exit(exitCouldNot, err)
-			}
-			method, _ := tlsprobe.ParseMethod(e.Echo.Method)
-			res, err := tlsprobe.Probe(ctx, tlsprobe.Config{
-				Endpoint: e.Address(),
-				Nonce:    nonce,
-				Echoes:   c.Int("echoes"),
-				Method:   method,
-				Roots:    roots,
-				Dial:     v.Dialer(),
-			})
-			if err != nil {
-				return exit(exitCouldNot, fmt.Errorf("probing %s from %s: %w", e.Hostname, vname, err))
-			}
-			d := v.Delays[e.Hostname]
-			rows = append(rows, demoRow{
-				Endpoint: e.Hostname, Vantage: vname, RouteKm: d.RouteKm, OneWay: time.Duration(d.OneWay),
-				Result: res, BoundKm: res.MinEchoNs * vacuumKmPerNs,
-			})
-		}
+	res, err := demo.Run(ctx, opts)
+	if err != nil {
+		return exit(exitCouldNot, fmt.Errorf("running the demo: %w", err))
 	}
-	if len(rows) == 0 {
-		return usage("region %q has no endpoints in world %q", region, w.Name)
+	if dir := c.String("out"); dir != "" {
+		if err := demo.WriteReport(dir, res); err != nil {
+			return exit(exitCouldNot, fmt.Errorf("writing the report: %w", err))
+		}
+		fmt.Fprintf(c.App.ErrWriter, "report written to %s/demo.md\n", dir)
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"world": w.Name, "rows": rows, "relay": l.RelayStats()})
+		if err := printJSON(c.App.Writer, res); err != nil {
+			return err
+		}
+	} else {
+		printDemo(c.App.Writer, res)
 	}
-	printDemo(c.App.Writer, w.Name, rows)
+	if !res.OK {
+		return exit(exitCrypto, fmt.Errorf("some scenarios did not end in their expected verdict"))
+	}
 	return nil
 }
 
-func printDemo(out io.Writer, world string, rows []demoRow) {
-	fr := rows[0].Result.Frequency
-	fmt.Fprintf(out, "poc demo — loopback lab %q; counter %s at %s\n", world, rows[0].Result.Counter, fr)
-	fmt.Fprintf(out, "every figure below comes from a transcript that re-verified offline (chain, CertificateVerify, Finished, echoes)\n\n")
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "endpoint\tmethod\tvantage\troute km\tadded RTT\thandshake\techo min\techo median\tkernel min\tK\tvacuum bound km\t")
-	for _, r := range rows {
-		res := r.Result
-		kmin := "-"
-		if res.MinEchoKernelNs > 0 {
-			kmin = ms(res.MinEchoKernelNs)
+func printDemo(w io.Writer, r *demo.Result) {
+	fmt.Fprintf(w, "poc demo — lab world %q (lab-made profiles: they describe the lab, not a cloud)\n\n", r.World)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tscenario\texpected\tverdict\tfastest RTT\treason")
+	for _, s := range r.Scenarios {
+		mark := "ok"
+		if !s.Match {
+			mark = "MISMATCH"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%.0f\t\n",
-			r.Endpoint, res.Conns[0].Method, r.Vantage, r.RouteKm, ms(float64(2*r.OneWay)),
-			ms(res.Conns[0].HandshakeNs), ms(res.MinEchoNs), ms(res.MedianEchoNs), kmin, len(res.Echoes), r.BoundKm)
+		rtt := ""
+		if s.MinRTTNs > 0 {
+			rtt = ms(s.MinRTTNs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, s.Scenario, s.Expected, s.Verdict, rtt, s.Reason)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "\nEcho figures are by the cycle counter; 'kernel min' by the kernel's receive timestamps (without the probe's wake-up).\n")
-	fmt.Fprintf(out, "The vacuum bound is the farthest a server holding the endpoint's key can be: (min echo RTT) × c / 2.\n")
-	fmt.Fprintf(out, "It is an upper bound; latency can prove nearness, never farness, and cannot tell a relay in the same metro apart.\n")
+	fmt.Fprintf(w, "\n%d scenarios in %.1f s; ", len(r.Scenarios), r.Seconds)
+	if r.OK {
+		fmt.Fprintln(w, "every verdict as expected.")
+	} else {
+		fmt.Fprintln(w, "SOME VERDICTS DIFFER FROM THE EXPECTED ONES.")
+	}
+	fmt.Fprintln(w, "Latency proves nearness, never farness, and cannot tell a relay in the same metro apart (LIMITATIONS.md).")
 }

@@ -1,0 +1,291 @@
+// Package demo runs poc's whole story on the loopback lab: a world of three
+// regions at real Azure coordinates, a short calibration campaign from each
+// region's vantage, profiles fitted from it, then proofs made with the
+// simulated TEE for an honest prover and for a set of attackers, each
+// verified, with the expected and actual verdicts side by side and a report
+// with pictures.
+//
+// Everything is the real code path: campaigns write and read real datasets,
+// proofs are real proofs bound into real-format TDX quotes and MAA tokens,
+// and the verifier is the one 'poc verify' runs. Only the roots (a lab CA, a
+// simulated DCAP hierarchy, a local MAA service) and the distances (a delay
+// relay) are the lab's.
+//
+// The attackers are given more power than they would have: where an attack
+// needs the proof body to lie (another endpoint's session claimed as this
+// one's), the demo re-binds the lying body with the simulated TEE, as if the
+// attacker could run altered code without changing its measurements. The
+// verifier must catch the lie itself, not only the broken binding.
+package demo
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/latencyproof/poc/calibration"
+	"github.com/latencyproof/poc/calibration/dataset"
+	"github.com/latencyproof/poc/calibration/fit"
+	"github.com/latencyproof/poc/calibration/profile"
+	"github.com/latencyproof/poc/datasets"
+	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/internal/lab"
+	"github.com/latencyproof/poc/internal/maa"
+	"github.com/latencyproof/poc/internal/maasim"
+	"github.com/latencyproof/poc/internal/simtee"
+	"github.com/latencyproof/poc/prover"
+	"github.com/latencyproof/poc/verifier"
+	"github.com/latencyproof/poc/verifier/dcap"
+	vmaa "github.com/latencyproof/poc/verifier/maa"
+)
+
+// Options tune a demo run. The zero value runs the built-in demo world.
+type Options struct {
+	// World is the lab world; nil means datasets/demo-world.json.
+	World *lab.World
+	// Echoes is K per endpoint in proofs and per probe in campaigns
+	// (default 16).
+	Echoes int
+	// Samples is the least number of echoes per profile (default 1200;
+	// profiles need at least profile.MinSamples).
+	Samples int
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Region is the demo's claimed region: westeurope, where the honest prover
+// runs and which every attacker claims.
+const Region = "westeurope"
+
+// env is everything the scenarios share.
+type env struct {
+	ctx      context.Context
+	lab      *lab.Lab
+	dir      string
+	sim      *simtee.Sim
+	maa      *maasim.Service
+	key      *verifier.ChallengeKey
+	nonces   verifier.NonceStore
+	profiles *profile.File
+	policy   *verifier.Policy
+	coll     dcap.Source
+	echoes   int
+	log      io.Writer
+}
+
+// Result is a demo run.
+type Result struct {
+	World     string           `json:"world"`
+	Scenarios []ScenarioResult `json:"scenarios"`
+	// OK reports that every scenario's verdict was the expected one.
+	OK       bool          `json:"ok"`
+	Profiles *profile.File `json:"-"`
+	Seconds  float64       `json:"seconds"`
+}
+
+// Run builds the lab, calibrates it, and runs every scenario.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	start := time.Now()
+	e, err := setup(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	res := &Result{World: e.lab.World.Name, Profiles: e.profiles, OK: true}
+	for _, sc := range scenarios() {
+		e.logf("scenario: %s", sc.Name)
+		sr := sc.run(e)
+		res.Scenarios = append(res.Scenarios, sr)
+		res.OK = res.OK && sr.Match
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+func (e *env) logf(format string, a ...any) {
+	if e.log != nil {
+		fmt.Fprintf(e.log, format+"\n", a...)
+	}
+}
+
+func (e *env) close() {
+	if e.maa != nil {
+		e.maa.Close()
+	}
+	if e.lab != nil {
+		e.lab.Close()
+	}
+	if e.dir != "" {
+		os.RemoveAll(e.dir)
+	}
+}
+
+func setup(ctx context.Context, opts Options) (e *env, err error) {
+	e = &env{ctx: ctx, log: opts.Log, echoes: opts.Echoes}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if e.echoes == 0 {
+		e.echoes = 16
+	}
+	samples := opts.Samples
+	if samples == 0 {
+		samples = 1200
+	}
+	w := opts.World
+	if w == nil {
+		if w, err = lab.ReadWorld(strings.NewReader(string(datasets.DemoWorld))); err != nil {
+			return nil, fmt.Errorf("the demo world: %w", err)
+		}
+	}
+	if e.dir, err = os.MkdirTemp("", "poc-demo-"); err != nil {
+		return nil, err
+	}
+	e.logf("lab: starting world %q (%d regions, %d endpoints, %d vantages)", w.Name, len(w.Regions), len(w.Endpoints), len(w.Vantages))
+	if e.lab, err = lab.Start(w, lab.Options{Seed: 1}); err != nil {
+		return nil, fmt.Errorf("starting the lab: %w", err)
+	}
+	if e.sim, err = simtee.Init(filepath.Join(e.dir, "sim"), simtee.InitOptions{Now: time.Now().Add(-time.Hour)}); err != nil {
+		return nil, fmt.Errorf("the simulated TEE: %w", err)
+	}
+	col, err := dcap.ParseCollateral(e.sim.CollateralJSON())
+	if err != nil {
+		return nil, err
+	}
+	e.coll = dcap.Bundle{Fixed: col}
+	mk, err := maasim.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if e.maa, err = maasim.Start(maasim.Config{Key: mk, Quotes: maasim.DCAPVerifier{Roots: e.sim.RootPool()}}); err != nil {
+		return nil, fmt.Errorf("the MAA service: %w", err)
+	}
+	if e.key, err = verifier.NewChallengeKey(); err != nil {
+		return nil, err
+	}
+	e.nonces = verifier.NewMemoryNonces()
+	if e.profiles, err = e.calibrate(samples); err != nil {
+		return nil, fmt.Errorf("calibrating: %w", err)
+	}
+	e.policy = &verifier.Policy{
+		Version:    verifier.PolicyVersion,
+		TEEs:       []string{evidence.TEESim},
+		Counter:    verifier.CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15", "hypervisor-cpuid", "cntfrq"}},
+		Latency:    verifier.LatencyPolicy{Origin: string(profile.OriginLab)},
+		MAA:        &vmaa.Policy{Issuer: e.maa.URL()},
+		RequireMAA: true,
+	}
+	return e, nil
+}
+
+// calibrate runs a short campaign from each region's vantage over that
+// region's endpoints, and fits lab profiles from the datasets.
+func (e *env) calibrate(samples int) (*profile.File, error) {
+	st := e.lab.State
+	rounds := (samples + e.echoes - 1) / e.echoes
+	var files []string
+	for _, r := range e.lab.World.Regions {
+		var eps []string
+		for _, ep := range st.Catalog.Endpoints {
+			if ep.Region == r.Name && ep.Termination == datasets.TerminationRegional {
+				eps = append(eps, ep.Name)
+			}
+		}
+		vantage := r.Name + "-vm"
+		if _, err := st.Vantage(vantage); err != nil || len(eps) == 0 {
+			continue
+		}
+		out := filepath.Join(e.dir, "campaign-"+vantage+".jsonl")
+		e.logf("calibration: %s, %d rounds × %d echoes × %d endpoints", vantage, rounds, e.echoes, len(eps))
+		if err := calibration.Run(e.ctx, calibration.Campaign{
+			ID: "demo-" + vantage, Lab: st, Endpoints: eps,
+			Vantage: dataset.Vantage{Name: vantage}, Rounds: rounds, Echoes: e.echoes, Seed: 1, Out: out,
+		}); err != nil {
+			return nil, err
+		}
+		files = append(files, out)
+	}
+	f, err := fit.NewFitter(fit.Options{Locate: func(provider, region, endpoint string) (profile.Location, bool) {
+		ep, ok := st.Catalog.Lookup(endpoint)
+		return profile.Location{Lat: ep.Lat, Lon: ep.Lon}, ok
+	}, Provenance: profile.Provenance{Notes: "lab-made by poc demo: not a cloud's profile"}})
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range files {
+		r, err := dataset.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			s, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return nil, err
+			}
+			if err := f.Add(s); err != nil {
+				r.Close()
+				return nil, err
+			}
+		}
+		r.Close()
+	}
+	return f.File()
+}
+
+// proverOptions are an honest prover's options at a vantage, probing the
+// claimed region's regional endpoints.
+func (e *env) proverOptions(vantage string) (prover.Options, error) {
+	st := e.lab.State
+	v, err := st.Vantage(vantage)
+	if err != nil {
+		return prover.Options{}, err
+	}
+	roots, err := st.Roots()
+	if err != nil {
+		return prover.Options{}, err
+	}
+	var eps []datasets.Endpoint
+	for _, ep := range st.Catalog.Endpoints {
+		if ep.Region == Region && ep.Termination == datasets.TerminationRegional {
+			eps = append(eps, ep)
+		}
+	}
+	return prover.Options{
+		Endpoints: eps, Echoes: e.echoes, Roots: roots, Dial: v.Dialer(),
+		Attester: &prover.Sim{TEEHierarchy: e.sim, MAAEndpoint: e.maa.URL(), MAA: &maa.Client{HTTPClient: e.maa.Client()}},
+	}, nil
+}
+
+// challenge issues a fresh challenge.
+func (e *env) challenge() (evidence.Challenge, error) {
+	return e.key.Issue("poc demo verifier", time.Now(), 5*time.Minute)
+}
+
+// verifyOptions are the demo verifier's options.
+func (e *env) verifyOptions() (verifier.Options, error) {
+	st := e.lab.State
+	roots, err := st.Roots()
+	if err != nil {
+		return verifier.Options{}, err
+	}
+	keys, err := vmaa.NewFetcher(e.maa.URL(), vmaa.FetcherOptions{Client: e.maa.Client()})
+	if err != nil {
+		return verifier.Options{}, err
+	}
+	return verifier.Options{
+		ChallengeKey: e.key, Nonces: e.nonces, Collateral: e.coll, SimRoots: []*x509.Certificate{e.sim.Root()},
+		MAAKeys: keys, Profiles: e.profiles, Catalog: &st.Catalog, EndpointRoots: roots,
+	}, nil
+}
