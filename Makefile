@@ -35,8 +35,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./tlsprobe/
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/relay/
 
+# The whole story on the loopback lab; the report (Markdown, PNG) goes to out/demo.
 demo: build
-	./$(BIN) demo
+	./$(BIN) demo --out out/demo
 
 # Every fuzz target, briefly (CI); `make fuzz FUZZTIME=5m` for longer.
 FUZZ_TARGETS := \
