@@ -27,7 +27,7 @@ vet:
 
 test: fmt-check vet
 	$(GO) test -count=1 $(PKGS)
-	$(GO) test -count=1 -race -short ./tlsprobe/ ./internal/... ./transcript/
+	$(GO) test -count=1 -race -short ./tlsprobe/ ./internal/... ./transcript/ ./prover/service/ ./verifier/service/
 
 # Benchmarks: the figures in docs/BENCHMARKS.md come from here (about 4 min).
 bench:

@@ -74,6 +74,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			azureCommand(),
 			simCommand(),
 			demoCommand(),
+			proverCommand(),
+			verifierCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return exit(exitUsage, err)

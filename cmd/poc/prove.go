@@ -120,22 +120,30 @@ func proveCommand() *cli.Command {
 			"proof body, and binds ReportData(body) with the TEE: 'tdx' (configfs-tsm or the\n" +
 			"TDX guest device), 'azure-tdx' (vTPM, paravisor, IMDS; --maa for a token) or\n" +
 			"'sim' (the simulated TEE in --sim-dir, for development).",
-		Flags: []cli.Flag{
+		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "challenge", Usage: "challenge `FILE` from the verifier", Required: true},
-			&cli.StringFlag{Name: "endpoints", Usage: "endpoint catalog `FILE` (a lab state file works too)", Required: true},
-			&cli.StringFlag{Name: "region", Usage: "probe only the endpoints of this `REGION`"},
-			&cli.StringSliceFlag{Name: "endpoint", Usage: "probe only this catalog `NAME` (repeatable)"},
-			&cli.StringFlag{Name: "tee", Usage: "attestation source: sim, tdx or azure-tdx", Required: true},
-			&cli.StringFlag{Name: "sim-dir", Usage: "with --tee sim: the simulated TEE `DIR` (from 'poc sim init')"},
-			&cli.StringFlag{Name: "lab", Usage: "lab state `FILE`: route and trust as the lab says"},
-			&cli.StringFlag{Name: "vantage", Usage: "lab vantage `NAME` (with --lab)"},
-			&cli.StringFlag{Name: "bind-app", Usage: "application binding, up to 64 bytes as `HEX` (e.g. SHA-256 of the workload's key)"},
-			&cli.IntFlag{Name: "echoes", Value: prover.DefaultEchoes, Usage: "echoes `K` per endpoint"},
-			&cli.StringFlag{Name: "maa", Usage: "with --tee azure-tdx: MAA instance `URL` to ask for a token"},
-			&cli.BoolFlag{Name: "tpm-quote", Usage: "with --tee azure-tdx: add a vTPM quote by the AK"},
+		}, proverFlags()...),
 			&cli.StringFlag{Name: "out", Usage: "write the proof to `FILE`", Required: true},
-		},
+		),
 		Action: runProve,
+	}
+}
+
+// proverFlags are the flags 'poc prove' and 'poc prover serve' share: what
+// to probe, from where, and how to attest.
+func proverFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "endpoints", Usage: "endpoint catalog `FILE` (a lab state file works too)", Required: true},
+		&cli.StringFlag{Name: "region", Usage: "probe only the endpoints of this `REGION`"},
+		&cli.StringSliceFlag{Name: "endpoint", Usage: "probe only this catalog `NAME` (repeatable)"},
+		&cli.StringFlag{Name: "tee", Usage: "attestation source: sim, tdx or azure-tdx", Required: true},
+		&cli.StringFlag{Name: "sim-dir", Usage: "with --tee sim: the simulated TEE `DIR` (from 'poc sim init')"},
+		&cli.StringFlag{Name: "lab", Usage: "lab state `FILE`: route and trust as the lab says"},
+		&cli.StringFlag{Name: "vantage", Usage: "lab vantage `NAME` (with --lab)"},
+		&cli.StringFlag{Name: "bind-app", Usage: "application binding, up to 64 bytes as `HEX` (e.g. SHA-256 of the workload's key)"},
+		&cli.IntFlag{Name: "echoes", Value: prover.DefaultEchoes, Usage: "echoes `K` per endpoint"},
+		&cli.StringFlag{Name: "maa", Usage: "with --tee azure-tdx: MAA instance `URL` to ask for a token"},
+		&cli.BoolFlag{Name: "tpm-quote", Usage: "with --tee azure-tdx: add a vTPM quote by the AK"},
 	}
 }
 
@@ -190,6 +198,47 @@ func attester(c *cli.Context) (prover.Attester, error) {
 	}
 }
 
+// proverOptions builds the prover's options from the flags of proverFlags.
+func proverOptions(c *cli.Context) (prover.Options, error) {
+	var opts prover.Options
+	cat, st, err := readCatalogOrState(c.String("endpoints"))
+	if err != nil {
+		return opts, err
+	}
+	eps, err := selectEndpoints(c, cat)
+	if err != nil {
+		return opts, err
+	}
+	att, err := attester(c)
+	if err != nil {
+		return opts, err
+	}
+	app, err := parseHexN("bind-app", c.String("bind-app"), 0)
+	if err != nil {
+		return opts, err
+	}
+	opts = prover.Options{Endpoints: eps, Echoes: c.Int("echoes"), Attester: att, AppBinding: app}
+	if labPath := c.String("lab"); labPath != "" || st != nil {
+		if labPath != "" {
+			if st, err = lab.ReadStateFile(labPath); err != nil {
+				return opts, exit(exitCouldNot, fmt.Errorf("reading lab state: %w", err))
+			}
+		}
+		if c.String("vantage") == "" {
+			return opts, usage("a lab proof needs --vantage NAME")
+		}
+		v, err := st.Vantage(c.String("vantage"))
+		if err != nil {
+			return opts, exit(exitUsage, err)
+		}
+		if opts.Roots, err = st.Roots(); err != nil {
+			return opts, exit(exitCouldNot, err)
+		}
+		opts.Dial = v.Dialer()
+	}
+	return opts, nil
+}
+
 func runProve(c *cli.Context) error {
 	if c.Args().Present() {
 		return usage("prove takes no arguments")
@@ -198,40 +247,9 @@ func runProve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cat, st, err := readCatalogOrState(c.String("endpoints"))
+	opts, err := proverOptions(c)
 	if err != nil {
 		return err
-	}
-	eps, err := selectEndpoints(c, cat)
-	if err != nil {
-		return err
-	}
-	att, err := attester(c)
-	if err != nil {
-		return err
-	}
-	app, err := parseHexN("bind-app", c.String("bind-app"), 0)
-	if err != nil {
-		return err
-	}
-	opts := prover.Options{Endpoints: eps, Echoes: c.Int("echoes"), Attester: att, AppBinding: app}
-	if labPath := c.String("lab"); labPath != "" || st != nil {
-		if labPath != "" {
-			if st, err = lab.ReadStateFile(labPath); err != nil {
-				return exit(exitCouldNot, fmt.Errorf("reading lab state: %w", err))
-			}
-		}
-		if c.String("vantage") == "" {
-			return usage("a lab proof needs --vantage NAME")
-		}
-		v, err := st.Vantage(c.String("vantage"))
-		if err != nil {
-			return exit(exitUsage, err)
-		}
-		if opts.Roots, err = st.Roots(); err != nil {
-			return exit(exitCouldNot, err)
-		}
-		opts.Dial = v.Dialer()
 	}
 	ctx, stop := notifyContext(c.Context)
 	defer stop()

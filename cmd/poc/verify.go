@@ -26,27 +26,47 @@ func verifyCommand() *cli.Command {
 		Description: "Every stage in order, failing closed. Exit: 0 accepted, 1 refused by a\n" +
 			"cryptographic check (forged, altered, another verifier's challenge), 2 refused by\n" +
 			"policy (TCB status, expired or replayed challenge, another application's binding,\n" +
-			"an endpoint out of scope), 3 refused by latency, 4 could not check.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "policy", Usage: "policy `FILE` (docs/policy.md; default: the strict policy)"},
-			&cli.StringFlag{Name: "profiles", Usage: "calibrated profiles `FILE`", Required: true},
-			&cli.StringFlag{Name: "catalog", Usage: "endpoint catalog `FILE` (default: the one in --lab)"},
-			&cli.StringFlag{Name: "lab", Usage: "lab state `FILE`: its catalog, and its CA for the endpoints"},
-			&cli.StringFlag{Name: "roots", Usage: "PEM `FILE` of the endpoints' roots (default: the system's, or the lab CA)"},
-			&cli.StringFlag{Name: "key", Value: defaultKeyFile, Usage: "the verifier's challenge key `FILE`"},
-			&cli.StringFlag{Name: "nonces", Usage: "record answered challenges in this `FILE` (replays refused across runs)"},
-			&cli.StringFlag{Name: "collateral", Usage: "Intel collateral bundle `FILE`"},
-			&cli.BoolFlag{Name: "pcs", Usage: "fetch collateral from Intel PCS v4 (network)"},
-			&cli.StringFlag{Name: "cache", Usage: "with --pcs: collateral cache `DIR`"},
-			&cli.StringFlag{Name: "sim-root", Usage: "trust this simulated TEE root `FILE` for proofs made with --tee sim (development only)"},
-			&cli.StringFlag{Name: "jwks", Usage: "MAA signing keys `FILE` (JWKS)"},
-			&cli.BoolFlag{Name: "maa-fetch", Usage: "fetch MAA keys from the policy's issuer (network)"},
-			&cli.StringFlag{Name: "bind-app", Usage: "the application binding the proof must carry, as `HEX`"},
-			&cli.StringFlag{Name: "claim", Usage: "the claimed `PROVIDER/REGION` (default: the probed endpoints' region)"},
+			"an endpoint out of scope), 3 refused by latency, 4 could not check.\n" +
+			"Flags may come before or after PROOF.",
+		// 'poc verify PROOF --policy FILE ...' as the usage line says: flags
+		// after the argument are parsed by interspersed, since urfave/cli
+		// stops at the first argument (and then checks no required flag).
+		SkipFlagParsing: true,
+		HideHelpCommand: true,
+		Flags: append(verifierFlags(false),
 			&cli.StringFlag{Name: "at", Usage: "verify at this `RFC3339` time (default: now)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
-		},
+		),
 		Action: runVerify,
+	}
+}
+
+// verifierFlags are the flags 'poc verify' and 'poc verifier serve' share:
+// policy, profiles, catalog, trust, key, nonce store, collateral, MAA keys,
+// the application binding and the claim. A service must keep a nonce
+// store: nonceRequired makes --nonces required.
+func verifierFlags(nonceRequired bool) []cli.Flag {
+	nonces := &cli.StringFlag{Name: "nonces", Usage: "record answered challenges in this `FILE` (replays refused across runs)"}
+	if nonceRequired {
+		nonces.Required = true
+		nonces.Usage = "record answered challenges in this bbolt `FILE` (created 0600; replays refused across restarts)"
+	}
+	return []cli.Flag{
+		&cli.StringFlag{Name: "policy", Usage: "policy `FILE` (docs/policy.md; default: the strict policy)"},
+		&cli.StringFlag{Name: "profiles", Usage: "calibrated profiles `FILE` (required)", Required: nonceRequired},
+		&cli.StringFlag{Name: "catalog", Usage: "endpoint catalog `FILE` (default: the one in --lab)"},
+		&cli.StringFlag{Name: "lab", Usage: "lab state `FILE`: its catalog, and its CA for the endpoints"},
+		&cli.StringFlag{Name: "roots", Usage: "PEM `FILE` of the endpoints' roots (default: the system's, or the lab CA)"},
+		&cli.StringFlag{Name: "key", Value: defaultKeyFile, Usage: "the verifier's challenge key `FILE`"},
+		nonces,
+		&cli.StringFlag{Name: "collateral", Usage: "Intel collateral bundle `FILE`"},
+		&cli.BoolFlag{Name: "pcs", Usage: "fetch collateral from Intel PCS v4 (network)"},
+		&cli.StringFlag{Name: "cache", Usage: "with --pcs: collateral cache `DIR`"},
+		&cli.StringFlag{Name: "sim-root", Usage: "trust this simulated TEE root `FILE` for proofs made with --tee sim (development only)"},
+		&cli.StringFlag{Name: "jwks", Usage: "MAA signing keys `FILE` (JWKS)"},
+		&cli.BoolFlag{Name: "maa-fetch", Usage: "fetch MAA keys from the policy's issuer (network)"},
+		&cli.StringFlag{Name: "bind-app", Usage: "the application binding the proof must carry, as `HEX`"},
+		&cli.StringFlag{Name: "claim", Usage: "the claimed `PROVIDER/REGION` (default: the probed endpoints' region)"},
 	}
 }
 
@@ -68,9 +88,16 @@ func outcomeCode(o verifier.Outcome) int {
 	return exitCouldNot
 }
 
-func runVerify(c *cli.Context) error {
-	if c.NArg() != 1 {
+func runVerify(cc *cli.Context) error {
+	c, args, err := interspersed(cc)
+	if err != nil || c == nil {
+		return err
+	}
+	if len(args) != 1 {
 		return usage("verify takes one argument, the proof file")
+	}
+	if c.String("profiles") == "" {
+		return usage("the calibrated profiles are required: --profiles FILE")
 	}
 	at, err := verifyTime(c)
 	if err != nil {
@@ -85,7 +112,7 @@ func runVerify(c *cli.Context) error {
 		return err
 	}
 	opts.Now = func() time.Time { return at }
-	f, err := os.Open(c.Args().First())
+	f, err := os.Open(args[0])
 	if err != nil {
 		return exit(exitCouldNot, err)
 	}

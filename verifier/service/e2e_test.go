@@ -1,0 +1,461 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latencyproof/poc/calibration/dataset"
+	"github.com/latencyproof/poc/calibration/fit"
+	"github.com/latencyproof/poc/calibration/profile"
+	"github.com/latencyproof/poc/datasets"
+	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/internal/lab"
+	"github.com/latencyproof/poc/internal/simtee"
+	"github.com/latencyproof/poc/prover"
+	proversvc "github.com/latencyproof/poc/prover/service"
+	"github.com/latencyproof/poc/tlsprobe"
+	"github.com/latencyproof/poc/verifier"
+	"github.com/latencyproof/poc/verifier/dcap"
+)
+
+// e2eWorld is one region with an HTTP/2 and an HTTP/1.1-only endpoint, a
+// vantage in it, and attackers' vantages 50 km and 300 km away (as in the
+// verifier's own end-to-end test).
+const e2eWorld = `{
+  "version": 1, "name": "e2e", "route_factor": 2.0,
+  "regions": [{"name": "westeurope", "provider": "lab", "lat": 52.3676, "lon": 4.9041},
+              {"name": "francecentral", "provider": "lab", "lat": 46.3772, "lon": 2.373}],
+  "endpoints": [{"service": "api", "region": "westeurope", "protocol": "h2"},
+                {"service": "blob", "region": "westeurope", "protocol": "http1"},
+                {"service": "api", "region": "francecentral", "protocol": "h2"}],
+  "vantages": [
+    {"name": "westeurope-vm", "region": "westeurope", "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}},
+    {"name": "relay-50km", "lat": 52.8176, "lon": 4.9041, "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}},
+    {"name": "relay-300km", "lat": 55.0676, "lon": 4.9041, "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}}
+  ]
+}`
+
+// e2e is a running lab with a simulated TEE, calibrated profiles and a
+// verifier's key, shared by the package's end-to-end tests.
+type e2e struct {
+	lab      *lab.Lab
+	sim      *simtee.Sim
+	key      *verifier.ChallengeKey
+	profiles *profile.File
+	coll     dcap.Source
+	policy   *verifier.Policy
+}
+
+var (
+	e2eOnce sync.Once
+	e2eEnv  *e2e
+	e2eErr  error
+	e2eDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2eEnv != nil {
+		e2eEnv.lab.Close()
+	}
+	if e2eDir != "" {
+		os.RemoveAll(e2eDir)
+	}
+	os.Exit(code)
+}
+
+// setup starts the shared environment once.
+func setup(t testing.TB) *e2e {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts a lab and calibrates it")
+	}
+	e2eOnce.Do(func() { e2eEnv, e2eErr = newE2E() })
+	if e2eErr != nil {
+		t.Fatal(e2eErr)
+	}
+	return e2eEnv
+}
+
+func newE2E() (*e2e, error) {
+	w, err := lab.ReadWorld(strings.NewReader(e2eWorld))
+	if err != nil {
+		return nil, err
+	}
+	l, err := lab.Start(w, lab.Options{Seed: 7})
+	if err != nil {
+		return nil, err
+	}
+	env := &e2e{lab: l}
+	if e2eDir, err = os.MkdirTemp("", "poc-verifier-service-e2e-"); err != nil {
+		return env, err
+	}
+	if env.sim, err = simtee.Init(filepath.Join(e2eDir, "sim"), simtee.InitOptions{Now: time.Now().Add(-time.Hour)}); err != nil {
+		return env, err
+	}
+	if env.key, err = verifier.NewChallengeKey(); err != nil {
+		return env, err
+	}
+	col, err := dcap.ParseCollateral(env.sim.CollateralJSON())
+	if err != nil {
+		return env, err
+	}
+	env.coll = dcap.Bundle{Fixed: col}
+	if env.profiles, err = calibrate(l, "westeurope-vm", "westeurope", 1200); err != nil {
+		return env, err
+	}
+	env.policy = &verifier.Policy{
+		Version: verifier.PolicyVersion,
+		TEEs:    []string{evidence.TEESim},
+		Counter: verifier.CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15"}},
+		// FRR 1e-6: the lab shares two cores with the rest of the test
+		// run; relays 50 km away add a millisecond, far beyond any
+		// threshold anyway.
+		Latency: verifier.LatencyPolicy{Origin: "lab", MinEchoes: 8, FRR: 1e-6},
+	}
+	return env, nil
+}
+
+// calibrate probes every endpoint of a region from a vantage until each has
+// n samples of 16-echo probes, as proofs make them, and fits lab profiles.
+func calibrate(l *lab.Lab, vantage, region string, n int) (*profile.File, error) {
+	roots, err := l.State.Roots()
+	if err != nil {
+		return nil, err
+	}
+	v, err := l.State.Vantage(vantage)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fit.NewFitter(fit.Options{Locate: func(_, _, endpoint string) (profile.Location, bool) {
+		e, ok := l.State.Catalog.Lookup(endpoint)
+		return profile.Location{Lat: e.Lat, Lon: e.Lon}, ok
+	}})
+	if err != nil {
+		return nil, err
+	}
+	seq := uint64(0)
+	for _, e := range l.State.Catalog.Endpoints {
+		if e.Region != region {
+			continue
+		}
+		method, _ := tlsprobe.ParseMethod(e.Echo.Method)
+		for got := 0; got < n; {
+			res, err := tlsprobe.Probe(context.Background(), tlsprobe.Config{Endpoint: e.Address(), Echoes: 16, Method: method, Roots: roots, Dial: v.Dialer()})
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range res.Echoes {
+				seq++
+				if err := f.Add(dataset.Sample{
+					Campaign: "e2e", Seq: seq, Vantage: vantage, VantageLat: v.Lat, VantageLon: v.Lon, Origin: "lab",
+					Endpoint: e.Name, Provider: e.Provider, Region: e.Region, Hostname: e.Hostname, Port: e.Port,
+					Method: string(res.Conns[0].Method), RTTNs: s.Ns, RTTCycles: s.Cycles, RTTKernelNs: s.KernelNs,
+					FrequencyHz: res.Frequency.Hz, FrequencySource: string(res.Frequency.Source), Time: time.Now(),
+				}); err != nil {
+					return nil, err
+				}
+				got++
+			}
+		}
+	}
+	return f.File()
+}
+
+// options are the verifier's plumbing for the lab, with a nonce store.
+func (e *e2e) options(nonces verifier.NonceStore) verifier.Options {
+	roots, _ := e.lab.State.Roots()
+	return verifier.Options{
+		ChallengeKey: e.key, Nonces: nonces, Collateral: e.coll, SimRoots: []*x509.Certificate{e.sim.Root()},
+		Profiles: e.profiles, Catalog: &e.lab.State.Catalog, EndpointRoots: roots,
+	}
+}
+
+// nonceFile opens a nonce store on disk, closed when the test ends.
+func nonceFile(t testing.TB, path string) *verifier.NonceFile {
+	t.Helper()
+	nf, err := verifier.OpenNonceFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nf.Close() })
+	return nf
+}
+
+// verifierService starts a verifier service on loopback.
+func (e *e2e) verifierService(t testing.TB, nonces verifier.NonceStore, mut func(*Config)) *httptest.Server {
+	t.Helper()
+	cfg := Config{Name: "e2e verifier", Policy: e.policy, Options: e.options(nonces)}
+	if mut != nil {
+		mut(&cfg)
+	}
+	svc, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// proverService starts a prover service on loopback, probing the lab's
+// westeurope endpoints from a vantage with the simulated TEE.
+func (e *e2e) proverService(t testing.TB, vantage string, mut func(*proversvc.Config)) *httptest.Server {
+	t.Helper()
+	roots, _ := e.lab.State.Roots()
+	v, err := e.lab.State.Vantage(vantage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eps []datasets.Endpoint
+	for _, ep := range e.lab.State.Catalog.Endpoints {
+		if ep.Region == "westeurope" {
+			eps = append(eps, ep)
+		}
+	}
+	cfg := proversvc.Config{
+		Options:       prover.Options{Endpoints: eps, Echoes: 16, Attester: &prover.Sim{TEEHierarchy: e.sim}, Roots: roots, Dial: v.Dialer()},
+		RatePerMinute: 6000, Burst: 100,
+	}
+	if mut != nil {
+		mut(&cfg)
+	}
+	svc, err := proversvc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// post sends a JSON body and returns the status and the answer's body.
+func post(t testing.TB, client *http.Client, url string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// challengeFrom asks a verifier service for a challenge.
+func challengeFrom(t testing.TB, verifierURL string) []byte {
+	t.Helper()
+	status, b := post(t, http.DefaultClient, verifierURL+PathChallenges, nil)
+	if status != http.StatusOK {
+		t.Fatalf("challenge: status %d: %s", status, b)
+	}
+	return b
+}
+
+// proofFrom asks a prover service to answer a challenge.
+func proofFrom(t testing.TB, proverURL string, challenge []byte) []byte {
+	t.Helper()
+	status, b := post(t, http.DefaultClient, proverURL+proversvc.PathProofs, challenge)
+	if status != http.StatusOK {
+		t.Fatalf("proof: status %d: %s", status, b)
+	}
+	return b
+}
+
+// honestProof asks a prover service for a proof answering a fresh
+// challenge of the verifier service at verifierURL, and checks with a dry
+// run (verifier.Verify on a throw-away nonce store) that its round trips
+// pass. On a loaded machine an honest campaign is now and then slowed past
+// the lab profiles' thresholds: the latency verdict's false reject, which
+// is not what these tests are about, so such a campaign is run again (up to
+// 5 times). Any other refusal fails the test.
+func (e *e2e) honestProof(t testing.TB, proverURL, verifierURL string) []byte {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		proof := proofFrom(t, proverURL, challengeFrom(t, verifierURL))
+		p, err := evidence.Decode(bytes.NewReader(proof))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := verifier.Verify(context.Background(), p, e.policy, e.options(verifier.NewMemoryNonces()))
+		if err == nil {
+			return proof
+		}
+		if res.Outcome != verifier.RefusedLatency || attempt == 5 {
+			t.Fatalf("an honest proof, attempt %d: %v", attempt, err)
+		}
+		t.Logf("attempt %d: an honest campaign was slowed past the thresholds (%v); again", attempt, err)
+	}
+}
+
+// verify presents a proof to a verifier service.
+func verify(t testing.TB, client *http.Client, verifierURL, query string, proof []byte) (int, Response) {
+	t.Helper()
+	url := verifierURL + PathVerifications
+	if query != "" {
+		url += "?" + query
+	}
+	status, b := post(t, client, url, proof)
+	var r Response
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("status %d: the answer is not JSON: %v\n%s", status, err, b)
+	}
+	return status, r
+}
+
+// wantVerdict checks a verification's answer: 200, the outcome and reason.
+func wantVerdict(t testing.TB, status int, r Response, outcome verifier.Outcome, reason string) {
+	t.Helper()
+	if status != http.StatusOK || r.Result == nil || r.Outcome != outcome || r.Reason != reason {
+		var checks []verifier.Check
+		if r.Result != nil {
+			checks = r.Checks
+		}
+		t.Fatalf("status %d, outcome %q, reason %q; want 200, %q, %q\nchecks: %+v", status, outcomeOf(r), r.Reason, outcome, reason, checks)
+	}
+	if r.Accepted != (outcome == verifier.Accepted) {
+		t.Fatalf("accepted %v with outcome %s", r.Accepted, r.Outcome)
+	}
+}
+
+func outcomeOf(r Response) verifier.Outcome {
+	if r.Result == nil {
+		return ""
+	}
+	return r.Outcome
+}
+
+// The whole protocol over HTTP: challenge → proof → accepted.
+func TestHTTPHonestProofAccepted(t *testing.T) {
+	e := setup(t)
+	v := e.verifierService(t, nonceFile(t, filepath.Join(t.TempDir(), "nonces.db")), nil)
+	p := e.proverService(t, "westeurope-vm", nil)
+	proof := e.honestProof(t, p.URL, v.URL)
+	status, r := verify(t, http.DefaultClient, v.URL, "", proof)
+	wantVerdict(t, status, r, verifier.Accepted, "")
+	if r.Claim.Region != "westeurope" || len(r.Endpoints) != 2 || r.TEE != evidence.TEESim || !strings.HasPrefix(r.Verifier, "e2e verifier (key ") {
+		t.Fatalf("result %+v", r.Result)
+	}
+}
+
+// A prover behind a relay tens or hundreds of km away is refused by
+// latency. The refusal uses the challenge up: a TD gets one attempt per
+// challenge, not as many as it takes for chance to let a relay through.
+func TestHTTPRelaysRefused(t *testing.T) {
+	e := setup(t)
+	v := e.verifierService(t, verifier.NewMemoryNonces(), nil)
+	for _, vantage := range []string{"relay-50km", "relay-300km"} {
+		t.Run(vantage, func(t *testing.T) {
+			p := e.proverService(t, vantage, nil)
+			proof := proofFrom(t, p.URL, challengeFrom(t, v.URL))
+			status, r := verify(t, http.DefaultClient, v.URL, "", proof)
+			wantVerdict(t, status, r, verifier.RefusedLatency, ReasonLatency)
+			status, r = verify(t, http.DefaultClient, v.URL, "", proof)
+			wantVerdict(t, status, r, verifier.RefusedPolicy, ReasonReplay)
+		})
+	}
+}
+
+// A replayed proof is refused, and still refused by a service restarted on
+// the same nonce file.
+func TestHTTPReplayRefusedAcrossRestart(t *testing.T) {
+	e := setup(t)
+	path := filepath.Join(t.TempDir(), "nonces.db")
+	p := e.proverService(t, "westeurope-vm", nil)
+
+	nf, err := verifier.OpenNonceFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.verifierService(t, nf, nil)
+	proof := e.honestProof(t, p.URL, first.URL)
+	status, r := verify(t, http.DefaultClient, first.URL, "", proof)
+	wantVerdict(t, status, r, verifier.Accepted, "")
+	status, r = verify(t, http.DefaultClient, first.URL, "", proof)
+	wantVerdict(t, status, r, verifier.RefusedPolicy, ReasonReplay)
+	first.Close()
+	if err := nf.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := e.verifierService(t, nonceFile(t, path), nil)
+	status, r = verify(t, http.DefaultClient, second.URL, "", proof)
+	wantVerdict(t, status, r, verifier.RefusedPolicy, ReasonReplay)
+	// The restarted service accepts fresh proofs.
+	status, r = verify(t, http.DefaultClient, second.URL, "", e.honestProof(t, p.URL, second.URL))
+	wantVerdict(t, status, r, verifier.Accepted, "")
+}
+
+// Each misuse is refused with its own reason: another verifier's
+// challenge, an expired one, a proof bound to another application (per
+// request or service-wide).
+func TestHTTPRefusals(t *testing.T) {
+	e := setup(t)
+	nonces := verifier.NewMemoryNonces()
+	v := e.verifierService(t, nonces, nil)
+	appKey, otherKey := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	bound := e.proverService(t, "westeurope-vm", func(c *proversvc.Config) { c.Options.AppBinding = bytes.Repeat([]byte{0xab}, 32) })
+	unbound := e.proverService(t, "westeurope-vm", nil)
+
+	otherKeyVerifier := func() *httptest.Server {
+		other, _ := verifier.NewChallengeKey()
+		return e.verifierService(t, verifier.NewMemoryNonces(), func(c *Config) { c.Options.ChallengeKey = other })
+	}()
+	lateVerifier := e.verifierService(t, verifier.NewMemoryNonces(), func(c *Config) {
+		c.Options.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	})
+	requiresApp := e.verifierService(t, nonces, func(c *Config) { c.Options.AppBinding = bytes.Repeat([]byte{0xcd}, 32) })
+
+	boundProof := e.honestProof(t, bound.URL, v.URL)
+	unboundProof := proofFrom(t, unbound.URL, challengeFrom(t, v.URL))
+	foreignProof := proofFrom(t, unbound.URL, challengeFrom(t, otherKeyVerifier.URL))
+
+	tests := []struct {
+		name     string
+		verifier string
+		query    string
+		proof    []byte
+		outcome  verifier.Outcome
+		reason   string
+	}{
+		{"another verifier's challenge", v.URL, "", foreignProof, verifier.RefusedCrypto, ReasonForeignChallenge},
+		{"expired challenge", lateVerifier.URL, "", boundProof, verifier.RefusedPolicy, ReasonChallengeExpired},
+		{"bound to another application (request)", v.URL, "app_binding=" + otherKey, boundProof, verifier.RefusedPolicy, ReasonAppBinding},
+		{"not bound (request)", v.URL, "app_binding=" + appKey, unboundProof, verifier.RefusedPolicy, ReasonAppBinding},
+		{"bound to another application (service)", requiresApp.URL, "", boundProof, verifier.RefusedPolicy, ReasonAppBinding},
+		{"not bound (service)", requiresApp.URL, "", unboundProof, verifier.RefusedPolicy, ReasonAppBinding},
+		// Refusals up to the binding stage leave the challenge unused
+		// (nothing yet shows the proof is the TD's): the proof, presented
+		// as it should be, is accepted once.
+		{"bound as asked", v.URL, "app_binding=" + appKey + "&claim=lab/westeurope", boundProof, verifier.Accepted, ""},
+		{"bound as asked, again", v.URL, "app_binding=" + appKey, boundProof, verifier.RefusedPolicy, ReasonReplay},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, r := verify(t, http.DefaultClient, tt.verifier, tt.query, tt.proof)
+			wantVerdict(t, status, r, tt.outcome, tt.reason)
+			if tt.outcome != verifier.Accepted && !strings.HasPrefix(r.Summary, "Refused") {
+				t.Fatalf("summary %q", r.Summary)
+			}
+		})
+	}
+	// A request that contradicts the service's own requirement is a bad
+	// request, not a verdict.
+	status, r := verify(t, http.DefaultClient, requiresApp.URL, "app_binding="+appKey, unboundProof)
+	if status != http.StatusBadRequest || r.Result != nil || r.Status != http.StatusBadRequest || r.Error == "" {
+		t.Fatalf("contradicting binding: status %d, %+v", status, r)
+	}
+}
