@@ -50,6 +50,12 @@ func checkTranscripts(p *evidence.Proof, roots *x509.CertPool, at time.Time) ([]
 	for i := range p.Body.Probes {
 		pr := &p.Body.Probes[i]
 		pe := ProbeEvidence{Endpoint: pr.Endpoint, Hostname: pr.Hostname, Method: pr.Method, Conns: len(pr.Conns)}
+		// Every value a probe's sessions carry derives from its nonce, and
+		// the nonce from the challenge and the probe's place: sessions made
+		// for another challenge, or moved between probes, do not verify.
+		if want := evidence.ProbeNonce(p.Body.Challenge.Nonce, uint32(i)); pr.Nonce != want {
+			return nil, fmt.Errorf("%w: %w: probe %d's nonce %s is not ProbeNonce(challenge, %d) = %s", ErrTranscript, transcript.ErrNonce, i, pr.Nonce, i, want)
+		}
 		nonce := [32]byte(pr.Nonce)
 		withKernel := true
 		for j := range pr.Conns {

@@ -303,6 +303,10 @@ func (r *run) tee() error {
 	if b.TEE != a.TEE {
 		return fail(StageTEE, RefusedCrypto, fmt.Errorf("%w: the body says %q, the attestation %q", ErrTEE, b.TEE, a.TEE))
 	}
+	if a.Azure != nil && a.TEE != evidence.TEEAzureTDX {
+		// Evidence nothing binds or checks must not ride along unnoticed.
+		return fail(StageTEE, RefusedCrypto, fmt.Errorf("%w: Azure evidence in a %q proof", ErrTEE, a.TEE))
+	}
 	if !r.pol.AllowsTEE(b.TEE) {
 		return fail(StageTEE, RefusedPolicy, fmt.Errorf("%w: %q is not in the policy's tees", ErrTEE, b.TEE))
 	}
