@@ -519,7 +519,7 @@ func corpusEntries() []corpusEntry {
 		corpusEntry{name: "attestation.maa_token/header.alg-none", proof: token(func(h, _ map[string]any) { h["alg"] = "none" }, false), stage: StageMAA, outcome: rc, want: maa.ErrAlgorithm},
 		corpusEntry{name: "attestation.maa_token/header.alg-hs256", proof: token(func(h, _ map[string]any) { h["alg"] = "HS256" }, false), stage: StageMAA, outcome: rc, want: maa.ErrAlgorithm},
 		corpusEntry{name: "attestation.maa_token/header.kid-unknown", proof: token(func(h, _ map[string]any) { h["kid"] = "corpus-unknown-kid" }, false), stage: StageMAA, outcome: cc, want: maa.ErrUnknownKey},
-		corpusEntry{name: "attestation.maa_token/header.kid-removed", proof: token(func(h, _ map[string]any) { delete(h, "kid") }, false), stage: StageMAA, outcome: cc, want: maa.ErrUnknownKey},
+		corpusEntry{name: "attestation.maa_token/header.kid-removed", proof: token(func(h, _ map[string]any) { delete(h, "kid") }, false), stage: StageMAA, outcome: rc, want: maa.ErrMalformed},
 		corpusEntry{name: "attestation.maa_token/header.crit", proof: token(func(h, _ map[string]any) { h["crit"] = []any{"exp"} }, false), stage: StageMAA, outcome: rc, want: maa.ErrMalformed},
 		corpusEntry{name: "attestation.maa_token/header.typ", proof: token(func(h, _ map[string]any) { h["typ"] = "JOSE" }, false), stage: StageMAA, outcome: rc, want: maa.ErrMalformed},
 		corpusEntry{name: "attestation.maa_token/payload.user-data", proof: token(func(_, cl map[string]any) {

@@ -170,7 +170,9 @@ func keyFitsAlg(k PublicKey, alg string) bool {
 func verifySignature(ctx context.Context, tok *Token, alg jwa.SignatureAlgorithm, issuer string, src KeySource) (PublicKey, error) {
 	kid := tok.Header.KeyID
 	if kid == "" {
-		return PublicKey{}, fmt.Errorf("%w: token header names no kid", ErrUnknownKey)
+		// MAA always names its key. A token without a kid is not one
+		// MAA issued — and must not become a "could not check".
+		return PublicKey{}, fmt.Errorf("%w: token header names no kid", ErrMalformed)
 	}
 	keys, err := src.Keys(ctx, issuer, kid)
 	if err != nil {

@@ -100,7 +100,7 @@ func TestVerifyRefuses(t *testing.T) {
 			func(p *Policy) { p.Algorithms = []string{"RS256"} }, ErrAlgorithm},
 		// Keys.
 		{"kid unknown", sign(t, "RS256", k.rsa, rsHeader("bm8tc3VjaC1rZXk="), good()), nil, nil, ErrUnknownKey},
-		{"kid missing", sign(t, "RS256", k.rsa, hdr(func(h map[string]any) { delete(h, "kid") }), good()), nil, nil, ErrUnknownKey},
+		{"kid missing", sign(t, "RS256", k.rsa, hdr(func(h map[string]any) { delete(h, "kid") }), good()), nil, nil, ErrMalformed},
 		{"kid changed to another trusted key", []byte(b64(mustJSON(t, rsHeader(k.rsa2KID))) + "." + parts[1] + "." + parts[2]), nil, nil, ErrSignature},
 		{"embedded jwk header is not trusted", sign(t, "RS256", k.rsa, hdr(func(h map[string]any) {
 			h["kid"] = "YXR0YWNrZXI="
