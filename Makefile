@@ -29,11 +29,17 @@ test: fmt-check vet
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race -short ./tlsprobe/ ./internal/... ./transcript/ ./prover/service/ ./verifier/service/
 
-# Benchmarks: the figures in docs/BENCHMARKS.md come from here (about 4 min).
+# Benchmarks: the figures in docs/BENCHMARKS.md come from here (about 8 min).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./timing/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./tlsprobe/
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/relay/
+	$(GO) test -run '^$$' -bench 'VerifyRatio|VerifyColdCollateral' -benchtime 20x ./verifier/dcap/
+	$(GO) test -run '^$$' -bench 'Fit10M' -benchtime 2x ./calibration/fit/
+	$(GO) test -run '^$$' -bench 'Add|FitGroup' ./calibration/fit/
+	$(GO) test -run '^$$' -bench . ./calibration/verdict/
+	$(GO) test -run '^$$' -bench . -benchtime 40x ./calibration/report/
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./verifier/service/
 
 # The whole story on the loopback lab; the report (Markdown, PNG) goes to out/demo.
 demo: build
