@@ -107,7 +107,9 @@ func newE2E() (*e2e, error) {
 	if err != nil {
 		return nil, err
 	}
-	profiles, err := calibrate(l, "westeurope-vm", "westeurope", 1200)
+	// 200 probes of 16 echoes per endpoint: at least profile.MinConnections
+	// connections, so that the profiles have connection levels.
+	profiles, err := calibrate(l, "westeurope-vm", "westeurope", 3200)
 	if err != nil {
 		return nil, err
 	}
@@ -115,9 +117,18 @@ func newE2E() (*e2e, error) {
 		Version: PolicyVersion,
 		TEEs:    []string{evidence.TEESim},
 		Counter: CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15"}},
-		// FRR 1e-6: the lab shares two cores with everything else a test
-		// run does, which shifts whole connections now and then; relays
-		// 50 km away add a millisecond, far beyond the threshold anyway.
+		// FRR 1e-6, not the usual 1e-3. The verdict now takes connections
+		// as independent (the profiles have connection levels), which
+		// holds the stated FRR when the machine's load is steady: 0 of 300
+		// honest proofs refused at 1e-3 (3 of 300 at 1e-2), in batches of
+		// 20 made just after their own calibration (200-300 probes per
+		// endpoint, as here). But a test run shares the two cores
+		// with other packages' tests, whose load comes in bursts and moves
+		// every round trip between calibration and proof: under such load
+		// 19 of 300 honest proofs were refused at 1e-3 and 4 of 300 at
+		// 1e-6 (the per-echo model: 57 and 15). No calibrated FRR covers a
+		// distribution that shifts after calibration. Relays 50 km away
+		// add a millisecond, far beyond the threshold anyway.
 		Latency: LatencyPolicy{Origin: "lab", MinEchoes: 8, FRR: 1e-6},
 	}
 	return &e2e{lab: l, sim: sim, key: key, profiles: profiles, coll: dcap.Bundle{Fixed: col}, policy: pol}, nil
@@ -125,7 +136,11 @@ func newE2E() (*e2e, error) {
 
 // calibrate probes every endpoint of a region from a vantage until each has
 // n samples, and fits lab profiles: a campaign in miniature. Probes carry
-// 16 echoes each, as proofs do: calibration must measure what proofs do.
+// 16 echoes each, as proofs do, on the connections the endpoint's budget
+// allows: calibration must measure what proofs do. Samples carry their
+// probe (round), connection and echo indexes as a campaign's do, so the
+// fit describes connections, which the verdict takes as its independent
+// unit.
 func calibrate(l *lab.Lab, vantage, region string, n int) (*profile.File, error) {
 	roots, err := l.State.Roots()
 	if err != nil {
@@ -148,15 +163,17 @@ func calibrate(l *lab.Lab, vantage, region string, n int) (*profile.File, error)
 			continue
 		}
 		method, _ := tlsprobe.ParseMethod(e.Echo.Method)
-		for got := 0; got < n; {
-			res, err := tlsprobe.Probe(context.Background(), tlsprobe.Config{Endpoint: e.Address(), Echoes: 16, Method: method, Roots: roots, Dial: v.Dialer()})
+		for round, got := 0, 0; got < n; round++ {
+			res, err := tlsprobe.Probe(context.Background(), tlsprobe.Config{Endpoint: e.Address(), Echoes: 16, Method: method, Roots: roots, Dial: v.Dialer(),
+				Budget: tlsprobe.Budget{EchoesPerConn: tlsprobe.ConnSize(0, e.Echo.EchoesPerConn)}})
 			if err != nil {
 				return nil, err
 			}
-			for _, s := range res.Echoes {
+			for i, s := range res.Echoes {
 				seq++
 				if err := f.Add(dataset.Sample{
-					Campaign: "e2e", Seq: seq, Vantage: vantage, VantageLat: v.Lat, VantageLon: v.Lon, Origin: "lab",
+					Campaign: "e2e", Seq: seq, Round: round, Conn: int(s.Conn), Echo: i,
+					Vantage: vantage, VantageLat: v.Lat, VantageLon: v.Lon, Origin: "lab",
 					Endpoint: e.Name, Provider: e.Provider, Region: e.Region, Hostname: e.Hostname, Port: e.Port,
 					Method: string(res.Conns[0].Method), RTTNs: s.Ns, RTTCycles: s.Cycles, RTTKernelNs: s.KernelNs,
 					FrequencyHz: res.Frequency.Hz, FrequencySource: string(res.Frequency.Source), Time: time.Now(),

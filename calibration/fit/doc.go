@@ -32,9 +32,50 @@
 //     key, so fits are reproducible), used for the Anderson–Darling
 //     statistic.
 //
-// About 250 KB per group at the defaults; Options.MaxGroups bounds the
-// groups. BenchmarkFit10M streams 10⁷ samples through Fit and reports the
+// About 250 KB per group at the defaults, plus about 30 KB per connection
+// level (below); Options.MaxGroups bounds the groups. BenchmarkFit10M streams 10⁷ samples through Fit and reports the
 // throughput and the peak live heap.
+//
+// # Connections
+//
+// Echoes of one connection are not independent draws: a connection runs
+// slow as a whole (scheduling on a shared machine; in real networks the
+// ECMP path of its flow), and its first echoes are slower than the rest.
+// So each group also follows the connections its samples came on and
+// states, as profile.ConnMin levels, the distribution of M_k, the fastest
+// of a connection's first k echoes, over every connection with at least k
+// (package calibration/verdict takes the connection as its independent
+// unit with them; docs/profiles.md has the schema).
+//
+// A sample continues the previous sample's connection (in its group) when
+// campaign, round and connection index are the same and its echo index is
+// the next; anything else starts a new connection. Datasets number a
+// probe's echoes across its connections and its connections within it, and
+// write a probe's samples together, so this finds every connection of a
+// dataset exactly. Samples without indexes (CSV imports) are each a
+// connection of one echo, which shows nothing about connections: a group
+// none of whose connections has two echoes gets no levels, and the verdict
+// says it falls back to independent echoes.
+//
+// Levels are the powers of two and every connection length seen (up to
+// MaxConnSizes of those besides powers of two); a prefix minimum is
+// recorded the moment its k-th echo arrives, so nothing waits for the end
+// of a connection except a length seen for the first time. Each level keeps
+// its own sketch, the 1,024 smallest minima exactly, moments, extremes and
+// a reservoir of 2,000 (about 30 KB), and is described like the group's
+// round trips: quantiles on the grid its connection count supports, both
+// families fitted to them, the same goodness-of-fit figures. Levels on
+// fewer than profile.MinConnections connections are left out (the
+// provenance notes groups that had connections but no level). Every echo
+// counts, above the hard cap too, and nothing is trimmed: a slow connection
+// is what a false-reject rate must count. With the kernel clock, an echo
+// without a stamp ends what its connection contributes (prefixes that
+// would include it are not recorded).
+//
+// The warm-up of a connection's first echoes needs nothing more: it is
+// inside every level, as it is inside every proof's connections. The
+// per-echo description, which mixes first and later echoes, has a wider
+// upper tail for it.
 //
 // # Samples that do not count
 //

@@ -190,19 +190,36 @@ func (k groupKey) String() string {
 	return fmt.Sprintf("%s (%s, vantage %s)", k.Key, k.origin, k.vantage)
 }
 
-// group accumulates one profile's samples in bounded memory.
+// acc accumulates one distribution in bounded memory: a quantile sketch,
+// the smallest values exactly, Welford's running moments, the exact
+// extremes and a uniform reservoir.
+type acc struct {
+	sketch    *Sketch
+	n         uint64
+	mean, m2  float64
+	min, max  float64
+	reservoir []float64
+	rng       *rand.Rand
+	lowest    maxHeap // the smallest values
+}
+
+func newAcc(relErr float64, rng *rand.Rand) (acc, error) {
+	sk, err := NewSketch(relErr)
+	if err != nil {
+		return acc{}, fmt.Errorf("%w: %w", ErrOptions, err)
+	}
+	return acc{sketch: sk, min: math.Inf(1), max: math.Inf(-1), rng: rng}, nil
+}
+
+// group accumulates one profile's samples in bounded memory: the round
+// trips (acc) and the connections they came on (conns).
 type group struct {
-	key         groupKey
-	vantage     profile.Vantage
-	sketch      *Sketch
-	n           uint64 // samples under the cap
-	mean, m2    float64
-	min, max    float64
+	key     groupKey
+	vantage profile.Vantage
+	acc
 	aboveCap    uint64
 	first, last time.Time
-	reservoir   []float64
-	rng         *rand.Rand
-	lowest      maxHeap // the smallest kept round trips
+	conns       connLevels
 }
 
 // Fitter fits profiles from samples added one at a time; memory is bounded
@@ -277,6 +294,7 @@ func (f *Fitter) Add(s dataset.Sample) error {
 	if f.opts.Clock == profile.ClockKernel {
 		if s.RTTKernelNs == 0 {
 			f.skipped++
+			g.conns.skip(&s, &f.opts)
 			return nil
 		}
 		x = float64(s.RTTKernelNs)
@@ -284,6 +302,7 @@ func (f *Fitter) Add(s dataset.Sample) error {
 	if math.IsNaN(x) || math.IsInf(x, 0) || x <= 0 {
 		return bad("round trip %v ns (want a positive number)", x)
 	}
+	g.conns.add(&s, x, &f.opts)
 	if !s.Time.IsZero() {
 		if g.first.IsZero() || s.Time.Before(g.first) {
 			g.first = s.Time
@@ -313,32 +332,30 @@ func (f *Fitter) group(key groupKey, s dataset.Sample) (*group, error) {
 	if len(f.groups) >= f.opts.MaxGroups {
 		return nil, fmt.Errorf("%w: more than %d", ErrTooManyGroups, f.opts.MaxGroups)
 	}
-	sk, err := NewSketch(f.opts.RelErr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOptions, err)
-	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s", key.Provider, key.Region, key.Endpoint, key.Method, key.origin, key.vantage)
+	a, err := newAcc(f.opts.RelErr, rand.New(rand.NewPCG(f.opts.Seed, h.Sum64())))
+	if err != nil {
+		return nil, err
+	}
 	g := &group{
 		key: key,
 		vantage: profile.Vantage{Name: s.Vantage, Provider: s.VantageProvider, Region: s.VantageRegion,
 			Lat: s.VantageLat, Lon: s.VantageLon},
-		sketch: sk,
-		min:    math.Inf(1),
-		max:    math.Inf(-1),
-		rng:    rand.New(rand.NewPCG(f.opts.Seed, h.Sum64())),
+		acc:   a,
+		conns: connLevels{seed: f.opts.Seed ^ h.Sum64()},
 	}
 	f.groups[key] = g
 	f.last = g
 	return g, nil
 }
 
-// add streams one kept round trip into the group: the sketch, the lowest
+// add streams one value into the accumulator: the sketch, the lowest
 // values, Welford's running mean and sum of squared deviations, min and
 // max, and reservoir sampling (Vitter's algorithm R: the i-th value
 // replaces a random slot with probability size/i, leaving a uniform
 // subsample).
-func (g *group) add(x float64, size, lowest int) {
+func (g *acc) add(x float64, size, lowest int) {
 	g.sketch.Add(x)
 	g.lowest.keep(x, lowest)
 	g.n++
@@ -404,7 +421,7 @@ func (f *Fitter) File() (*profile.File, error) {
 	})
 	out := &profile.File{Version: profile.Version, Provenance: f.opts.Provenance}
 	out.Provenance.Sources = slices.Clone(out.Provenance.Sources)
-	var dropped []string
+	var dropped, thin []string
 	for _, k := range keys {
 		p, err := f.fitGroup(f.groups[k])
 		if errors.Is(err, profile.ErrTooFewSamples) && f.opts.DropSmall {
@@ -413,6 +430,9 @@ func (f *Fitter) File() (*profile.File, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("fitting profile %s: %w", k, err)
+		}
+		if c := &f.groups[k].conns; c.longest >= 2 && len(p.ConnMins) == 0 {
+			thin = append(thin, fmt.Sprintf("%s (%d connections)", k, c.connections))
 		}
 		out.Profiles = append(out.Profiles, *p)
 	}
@@ -436,6 +456,9 @@ func (f *Fitter) File() (*profile.File, error) {
 	}
 	if len(dropped) > 0 {
 		out.Provenance.Notes = joinNote(out.Provenance.Notes, fmt.Sprintf("dropped for fewer than %d samples: %v", profile.MinSamples, dropped))
+	}
+	if len(thin) > 0 {
+		out.Provenance.Notes = joinNote(out.Provenance.Notes, fmt.Sprintf("no connection level has %d connections, so verdicts fall back to the per-echo model: %v", profile.MinConnections, thin))
 	}
 	if f.skipped > 0 {
 		out.Provenance.Notes = joinNote(out.Provenance.Notes, fmt.Sprintf("%d samples without a kernel timestamp skipped", f.skipped))
@@ -510,51 +533,16 @@ func (f *Fitter) fitGroup(g *group) (*profile.Profile, error) {
 		return nil, fmt.Errorf("%w: %d samples left after trimming (at least %d)", profile.ErrTooFewSamples, p.Count, profile.MinSamples)
 	}
 
-	// Quantiles: every grid point the count supports, exact where the rank
-	// falls among the lowest values kept, otherwise from the sketch
-	// clamped into [min, max] (its representative may sit a factor 1±α
-	// outside the exact extremes).
-	n := float64(p.Count)
-	low := slices.Clone(g.lowest)
-	slices.Sort(low)
-	quantile := func(prob float64) (float64, bool) {
-		if rank := int(math.Floor(prob * (n - 1))); rank < len(low) {
-			return low[rank], true
-		}
-		return math.Min(math.Max(sk.Quantile(prob), p.MinNs), p.MaxNs), false
-	}
-	var pts []point
-	for _, prob := range profile.Grid {
-		if n*math.Min(prob, 1-prob) < 1 {
-			continue
-		}
-		q, exact := quantile(prob)
-		p.Quantiles = append(p.Quantiles, profile.Quantile{P: prob, Ns: q})
-		if n*math.Min(prob, 1-prob) >= MinGridCount {
-			pts = append(pts, point{p: prob, q: q, exact: exact})
-		}
-	}
-	weigh(pts, n, sk.RelErr())
-	median, _ := quantile(0.5)
+	d := f.describe(sk, g.lowest, reservoir, p.MinNs, p.MaxNs)
+	p.Quantiles, p.Models = d.quantiles, d.models
 
 	// Low outliers are kept; flag them.
 	p01, _ := p.Quantile(0.01)
-	p.Outliers.LowNs = p01 - (median - p01)
-	p.Outliers.Low = countAtMost(low, sk, p.Outliers.LowNs)
+	p.Outliers.LowNs = p01 - (d.median - p01)
+	p.Outliers.Low = countAtMost(d.low, sk, p.Outliers.LowNs)
 	p.Outliers.MinFarBelowP01 = p.MinNs < p.Outliers.LowNs
 
-	slices.Sort(reservoir)
-	for _, fam := range f.opts.Families {
-		m, err := fitFamily(fam, pts, p.MinNs)
-		if err != nil {
-			continue // the profile states the families that fit
-		}
-		m.GoF.KS, m.GoF.KSLow, m.GoF.KSBucketMass = ks(&m, sk, median)
-		m.GoF.AD = andersonDarling(&m, reservoir)
-		m.GoF.ADSamples = len(reservoir)
-		p.Models = append(p.Models, m)
-	}
-	slices.SortStableFunc(p.Models, func(a, b profile.Model) int { return cmp.Compare(a.GoF.Objective, b.GoF.Objective) })
+	p.ConnMins = f.connMins(g)
 
 	margin := p.MinNs * (1 - f.opts.FloorMargin)
 	p.FloorNs = margin
@@ -564,6 +552,63 @@ func (f *Fitter) fitGroup(g *group) (*profile.Profile, error) {
 		p.FloorRule = fmt.Sprintf("min(shift_ns of the best model, min_ns × (1 − %g))", f.opts.FloorMargin)
 	}
 	return p, nil
+}
+
+// description is a distribution's quantiles and fitted models.
+type description struct {
+	quantiles []profile.Quantile
+	models    []profile.Model
+	median    float64
+	low       []float64 // the lowest values, sorted
+}
+
+// describe states the quantiles of the values in sk (the lowest of them
+// also in lowest, exactly) with extremes minNs and maxNs, fits every family
+// to them and measures each fit, against the sketch and against the
+// reservoir (a uniform subsample). It leaves its arguments unchanged.
+func (f *Fitter) describe(sk *Sketch, lowest maxHeap, reservoir []float64, minNs, maxNs float64) description {
+	// Quantiles: every grid point the count supports, exact where the rank
+	// falls among the lowest values kept, otherwise from the sketch
+	// clamped into [min, max] (its representative may sit a factor 1±α
+	// outside the exact extremes).
+	var d description
+	n := float64(sk.Count())
+	d.low = slices.Clone(lowest)
+	slices.Sort(d.low)
+	quantile := func(prob float64) (float64, bool) {
+		if rank := int(math.Floor(prob * (n - 1))); rank < len(d.low) {
+			return d.low[rank], true
+		}
+		return math.Min(math.Max(sk.Quantile(prob), minNs), maxNs), false
+	}
+	var pts []point
+	for _, prob := range profile.Grid {
+		if n*math.Min(prob, 1-prob) < 1 {
+			continue
+		}
+		q, exact := quantile(prob)
+		d.quantiles = append(d.quantiles, profile.Quantile{P: prob, Ns: q})
+		if n*math.Min(prob, 1-prob) >= MinGridCount {
+			pts = append(pts, point{p: prob, q: q, exact: exact})
+		}
+	}
+	weigh(pts, n, sk.RelErr())
+	d.median, _ = quantile(0.5)
+
+	sorted := slices.Clone(reservoir)
+	slices.Sort(sorted)
+	for _, fam := range f.opts.Families {
+		m, err := fitFamily(fam, pts, minNs)
+		if err != nil {
+			continue // the profile states the families that fit
+		}
+		m.GoF.KS, m.GoF.KSLow, m.GoF.KSBucketMass = ks(&m, sk, d.median)
+		m.GoF.AD = andersonDarling(&m, sorted)
+		m.GoF.ADSamples = len(sorted)
+		d.models = append(d.models, m)
+	}
+	slices.SortStableFunc(d.models, func(a, b profile.Model) int { return cmp.Compare(a.GoF.Objective, b.GoF.Objective) })
+	return d
 }
 
 // maxHeap keeps the smallest values seen, up to a size, with the largest

@@ -37,6 +37,20 @@
 //     misstated does (every RTT shrinks by the same factor), so the verifier
 //     rejects such a statistic with its own reason.
 //
+// Since schema version 2 a profile may also describe the connection, not
+// the echo, as the independent unit (ConnMins). Echoes of one connection
+// are not independent draws: a connection runs slow as a whole (its flow's
+// ECMP path, the core that serves it) and its first echoes are slower than
+// the rest. Each connection level K states, with quantiles and fitted
+// models like the profile's own, the distribution of the fastest of a
+// connection's first K echoes over the calibration connections that had at
+// least K; levels nest (M_K only shrinks as K grows, connection by
+// connection), so a verifier bounds a connection of any size by the levels
+// on either side of it. Package calibration/verdict uses the levels when a
+// profile has them and falls back to the per-echo description, saying so,
+// when it has none (version-1 files, or samples that did not show their
+// connections).
+//
 // A profile always states its origin ("lab" for the loopback lab, "real" for
 // a cloud vantage), its vantage with coordinates, the endpoint's
 // coordinates, the clock its RTTs were timed with, and how outliers were
@@ -46,10 +60,12 @@
 //
 // # Strictness
 //
-// Read refuses unknown fields, trailing data, files over MaxFileBytes, other
-// versions, and profiles that could mislead a verifier: too few samples
-// (MinSamples), negative or non-finite values, quantiles out of order, a
-// model whose floor lies above the observed minimum. Every error wraps
+// Read refuses unknown fields, trailing data, files over MaxFileBytes,
+// versions outside MinVersion…Version (and connection levels in a version-1
+// file), and profiles that could mislead a verifier: too few samples
+// (MinSamples) or connections (MinConnections), negative or non-finite
+// values, quantiles out of order, a model whose floor lies above the
+// observed minimum. Every error wraps
 // ErrInvalid (and ErrVersion, ErrTooFewSamples or ErrTooLarge where they
 // apply) and names the profile.
 package profile

@@ -5,8 +5,14 @@ import (
 	"time"
 )
 
-// Version is the profile-file schema this package reads and writes.
-const Version = 1
+// Version is the profile-file schema this package writes. It reads every
+// version from MinVersion to Version: version 2 added the connection-level
+// description (Profile.ConnMins); a version-1 file, which cannot carry it,
+// still reads, and verdicts on its profiles fall back to the per-echo model.
+const Version = 2
+
+// MinVersion is the oldest schema this package reads.
+const MinVersion = 1
 
 // Limits on what Read accepts.
 const (
@@ -23,6 +29,14 @@ const (
 	// MinSamples is the fewest kept samples a profile may rest on: with
 	// fewer, its 0.1% quantile is not an interior order statistic.
 	MinSamples = 1000
+	// MinConnections is the fewest connections a connection level (ConnMin)
+	// may rest on: with fewer, its 1% and 99% quantiles are not interior
+	// order statistics.
+	MinConnections = 100
+	// MaxConnLevels bounds the connection levels of one profile.
+	MaxConnLevels = 32
+	// MaxConnK bounds a connection level's echoes per connection.
+	MaxConnK = 1 << 20
 )
 
 // Origin says where a profile's samples were measured.
@@ -209,6 +223,93 @@ type Profile struct {
 	FloorRule string  `json:"floor_rule"`
 
 	Outliers Outliers `json:"outliers"`
+
+	// ConnMins describe the connection, not the echo, as the independent
+	// unit (schema version 2): level k is the distribution of the fastest
+	// of a connection's first k echoes, measured on every calibration
+	// connection that had at least k. Sorted by increasing K; empty in
+	// version-1 files and when the samples did not show connections.
+	ConnMins []ConnMin `json:"conn_min,omitempty"`
+}
+
+// ConnMin is one connection level: the distribution of M_K, the smallest
+// round trip among the first K echoes of one connection, with one value per
+// calibration connection that carried at least K echoes.
+//
+// Why the connection: echoes of one connection share its path and its
+// server-side state (ECMP gives each TCP flow its own path; a busy core
+// delays every echo of the connection it serves), so they are not
+// independent draws, while separate connections nearly are. Counting prefix
+// minima rather than whole connections makes levels nest exactly: the first
+// k′ ≤ k echoes are among the first k, so M_k ≤ M_k′ on every connection,
+// and a verifier can bound a connection of any size by the levels around it
+// without a model of how echoes within a connection depend on each other.
+// The first echoes' warm-up (a connection's first round trips are slower)
+// is inside every level, as it is inside every proof's connections.
+type ConnMin struct {
+	// K is the echoes per connection the level describes.
+	K int `json:"k"`
+	// Connections is how many calibration connections it rests on.
+	Connections uint64 `json:"connections"`
+	// MinNs and MaxNs are the exact extremes of M_K; MeanNs and StddevNs
+	// its moments.
+	MinNs    float64 `json:"min_ns"`
+	MaxNs    float64 `json:"max_ns"`
+	MeanNs   float64 `json:"mean_ns"`
+	StddevNs float64 `json:"stddev_ns"`
+	// Quantiles of M_K, in increasing P, with the profile's rules (rank
+	// ⌊P·(Connections−1)⌋, exact for low ranks, otherwise within the
+	// profile's SketchRelErr); p 0.01, 0.05, 0.5, 0.95 and 0.99 are
+	// required.
+	Quantiles []Quantile `json:"quantiles"`
+	// Models are shifted models of M_K fitted as the profile's are, best
+	// first, each with its goodness of fit against the level's values.
+	Models []Model `json:"models,omitempty"`
+}
+
+// Model returns the level's best model, or nil when it has none.
+func (c *ConnMin) Model() *Model {
+	if len(c.Models) == 0 {
+		return nil
+	}
+	return &c.Models[0]
+}
+
+// Quantile returns the level's stated quantile at exactly prob, if present.
+func (c *ConnMin) Quantile(prob float64) (float64, bool) {
+	for _, q := range c.Quantiles {
+		if q.P == prob {
+			return q.Ns, true
+		}
+	}
+	return 0, false
+}
+
+// ConnAtMost returns the connection level with the largest K ≤ k, or nil.
+// Its M_K is never faster than a k-echo connection's minimum, so its
+// survival function bounds the k-echo one from above: the side that keeps
+// a false-reject rate from being understated.
+func (p *Profile) ConnAtMost(k int) *ConnMin {
+	var out *ConnMin
+	for i := range p.ConnMins {
+		if p.ConnMins[i].K <= k {
+			out = &p.ConnMins[i]
+		}
+	}
+	return out
+}
+
+// ConnAtLeast returns the connection level with the smallest K ≥ k, or nil.
+// Its M_K is never slower than a k-echo connection's minimum, so its CDF
+// bounds the k-echo one from above: the side that keeps a false-accept
+// rate from being understated.
+func (p *Profile) ConnAtLeast(k int) *ConnMin {
+	for i := range p.ConnMins {
+		if p.ConnMins[i].K >= k {
+			return &p.ConnMins[i]
+		}
+	}
+	return nil
 }
 
 // Key identifies what a profile describes.
@@ -263,3 +364,6 @@ var Grid = []float64{
 
 // Required are the quantiles every profile must state.
 var Required = []float64{0.001, 0.01, 0.05, 0.5, 0.95, 0.99}
+
+// RequiredConn are the quantiles every connection level must state.
+var RequiredConn = []float64{0.01, 0.05, 0.5, 0.95, 0.99}

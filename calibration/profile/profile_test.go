@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,23 @@ func example() *File {
 	p01, _ := p.Quantile(0.01)
 	p50, _ := p.Quantile(0.5)
 	p.Outliers.LowNs = p01 - (p50 - p01)
+	// Connection levels: K = 1 (a connection's first echo, slower than the
+	// rest) and K = 16, each from 5,000 connections.
+	for _, l := range []struct {
+		k  int
+		mu float64
+	}{{1, math.Log(40_000)}, {16, math.Log(12_000)}} {
+		const conns = 5000
+		cm := Model{Family: FamilyLogNormal, ShiftNs: 103_000, Mu: l.mu, Sigma: 0.4, GoF: GoF{Method: "exact", GridPoints: 20}}
+		c := ConnMin{K: l.k, Connections: conns, MinNs: cm.Quantile(1.0 / (conns + 1)), MaxNs: cm.Quantile(1 - 1.0/(conns+1)),
+			MeanNs: cm.Mean(), StddevNs: 5_000, Models: []Model{cm}}
+		for _, prob := range Grid {
+			if conns*math.Min(prob, 1-prob) >= 1 {
+				c.Quantiles = append(c.Quantiles, Quantile{P: prob, Ns: cm.Quantile(prob)})
+			}
+		}
+		p.ConnMins = append(p.ConnMins, c)
+	}
 	return &File{Version: Version, Provenance: Provenance{Generator: "profile test", Created: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), Sources: []string{"synthetic"}}, Profiles: []Profile{p}}
 }
 
@@ -72,8 +90,57 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Read(bytes.NewReader(tb)); err != nil {
+	old, err := Read(bytes.NewReader(tb))
+	if err != nil {
 		t.Fatalf("testdata/example.json: %v", err)
+	}
+	// It is a version-1 file: it reads, without connection levels, and
+	// writes back as what it is.
+	if old.Version != 1 || len(old.Profiles[0].ConnMins) != 0 {
+		t.Fatalf("testdata/example.json: version %d, %d connection levels", old.Version, len(old.Profiles[0].ConnMins))
+	}
+	if b := encode(t, old); !bytes.Contains(b, []byte(`"version": 1`)) {
+		t.Fatalf("a version-1 file rewritten as %s", b[:40])
+	}
+}
+
+// TestConnLevels: levels are chosen on the safe side of a connection size,
+// and their empirical description interpolates their knots.
+func TestConnLevels(t *testing.T) {
+	p := &example().Profiles[0]
+	tests := []struct {
+		k               int
+		atMost, atLeast int // 0: none
+	}{{1, 1, 1}, {2, 1, 16}, {15, 1, 16}, {16, 16, 16}, {17, 16, 0}, {0, 0, 1}}
+	for _, tc := range tests {
+		got := func(c *ConnMin) int {
+			if c == nil {
+				return 0
+			}
+			return c.K
+		}
+		if a, b := got(p.ConnAtMost(tc.k)), got(p.ConnAtLeast(tc.k)); a != tc.atMost || b != tc.atLeast {
+			t.Errorf("k=%d: at most %d, at least %d; want %d, %d", tc.k, a, b, tc.atMost, tc.atLeast)
+		}
+	}
+	c := &p.ConnMins[1]
+	for _, q := range c.Quantiles {
+		if got := c.EmpiricalCDF(q.Ns); math.Abs(got-q.P) > 1e-12 {
+			t.Errorf("level CDF at the %v quantile: %v", q.P, got)
+		}
+		if got := c.EmpiricalQuantile(q.P); got != q.Ns {
+			t.Errorf("level quantile %v: %v, want %v", q.P, got, q.Ns)
+		}
+	}
+	if c.EmpiricalCDF(c.MinNs-1) != 0 || c.EmpiricalCDF(c.MaxNs) != 1 || c.Model() == nil {
+		t.Error("level edge values")
+	}
+	if q, ok := c.Quantile(0.5); !ok || q != c.EmpiricalQuantile(0.5) {
+		t.Errorf("level median %v %v", q, ok)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	if x := c.EmpiricalRand(r); x < c.MinNs || x > c.MaxNs {
+		t.Errorf("level draw %v outside [%v, %v]", x, c.MinNs, c.MaxNs)
 	}
 }
 
@@ -107,8 +174,10 @@ func TestReadRejects(t *testing.T) {
 		{"field name in another case", edit(`"count":`, `"Count":`), nil, false},
 		{"repeated field", edit(`"count": 100000`, `"count": 100000, "count": 100000`), nil, false},
 		{"repeated nested field", edit(`"lat": 52.3676`, `"lat": 52.3676, "lat": 1`), nil, false},
-		{"unknown top-level field", edit(`"version": 1`, `"version": 1, "extra": true`), nil, false},
-		{"version", edit(`"version": 1`, `"version": 2`), ErrVersion, false},
+		{"unknown top-level field", edit(`"version": 2`, `"version": 2, "extra": true`), nil, false},
+		{"version", edit(`"version": 2`, `"version": 3`), ErrVersion, false},
+		{"version 0", edit(`"version": 2`, `"version": 0`), ErrVersion, false},
+		{"connection levels in version 1", edit(`"version": 2`, `"version": 1`), nil, true},
 		{"trailing data", good + `{}`, nil, false},
 		{"not JSON", `{"version": 1,`, nil, false},
 		{"NaN literal", edit(`"min_ns": `, `"min_ns": NaN, "x": `), nil, false},
@@ -173,6 +242,26 @@ func TestReadRejects(t *testing.T) {
 		{"trim factor below 1", mutate(func(f *File) { f.Profiles[0].Outliers.TrimFactor = 0.5 }), nil, true},
 		{"low above count", mutate(func(f *File) { f.Profiles[0].Outliers.Low = 1e9 }), nil, true},
 		{"duplicate", mutate(func(f *File) { f.Profiles = append(f.Profiles, f.Profiles[0]) }), nil, true},
+		{"too few connections", mutate(func(f *File) { f.Profiles[0].ConnMins[1].Connections = MinConnections - 1 }), ErrTooFewSamples, true},
+		{"connections exceed samples", mutate(func(f *File) { f.Profiles[0].ConnMins[1].Connections = 7000 }), nil, true},
+		{"connection levels out of order", mutate(func(f *File) { c := f.Profiles[0].ConnMins; c[0], c[1] = c[1], c[0] }), nil, true},
+		{"connection level k 0", mutate(func(f *File) { f.Profiles[0].ConnMins[0].K = 0 }), nil, true},
+		{"connection level k repeated", mutate(func(f *File) { f.Profiles[0].ConnMins[1].K = 1 }), nil, true},
+		{"connection minimum below the profile's", mutate(func(f *File) { f.Profiles[0].ConnMins[0].MinNs = f.Profiles[0].MinNs - 1 }), nil, true},
+		{"connection max below min", mutate(func(f *File) { f.Profiles[0].ConnMins[0].MaxNs = 1 }), nil, true},
+		{"connection quantiles out of order", mutate(func(f *File) { q := f.Profiles[0].ConnMins[1].Quantiles; q[3].Ns, q[4].Ns = q[4].Ns, q[3].Ns }), nil, true},
+		{"connection required quantile missing", mutate(func(f *File) {
+			c := &f.Profiles[0].ConnMins[1]
+			c.Quantiles = slices.DeleteFunc(c.Quantiles, func(q Quantile) bool { return q.P == 0.99 })
+		}), nil, true},
+		{"connection model shift above its min", mutate(func(f *File) { c := &f.Profiles[0].ConnMins[1]; c.Models[0].ShiftNs = c.MinNs + 1 }), nil, true},
+		{"too many connection levels", mutate(func(f *File) {
+			c := f.Profiles[0].ConnMins[1]
+			for k := range MaxConnLevels {
+				c.K = 17 + k
+				f.Profiles[0].ConnMins = append(f.Profiles[0].ConnMins, c)
+			}
+		}), ErrTooLarge, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

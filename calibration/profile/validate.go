@@ -13,8 +13,8 @@ import (
 // values that name it.
 func (f *File) Validate() error {
 	var errs []error
-	if f.Version != Version {
-		errs = append(errs, fmt.Errorf("%w: version %d, want %d", ErrVersion, f.Version, Version))
+	if f.Version < MinVersion || f.Version > Version {
+		errs = append(errs, fmt.Errorf("%w: version %d, want %d to %d", ErrVersion, f.Version, MinVersion, Version))
 	}
 	if f.Provenance.Generator == "" {
 		errs = append(errs, errors.New("provenance: generator is required"))
@@ -43,6 +43,9 @@ func (f *File) Validate() error {
 		p := &f.Profiles[i]
 		if err := p.check(); err != nil {
 			errs = append(errs, &Error{Index: i, Name: p.Name(), Err: err})
+		}
+		if f.Version < 2 && len(p.ConnMins) > 0 {
+			errs = append(errs, &Error{Index: i, Name: p.Name(), Err: fmt.Errorf("conn_min needs version 2 or later (the file says %d)", f.Version)})
 		}
 		id := ident{p.Key(), p.Clock, p.Origin, p.Vantage.Name}
 		if j, dup := seen[id]; dup {
@@ -140,6 +143,8 @@ func (p *Profile) check() error {
 		errs = append(errs, err)
 	}
 
+	errs = append(errs, p.checkConnMins()...)
+
 	o := p.Outliers
 	if !positive(o.HardCapNs) || o.HardCapNs < p.MaxNs {
 		add("outliers.hard_cap_ns %v (want a positive number ≥ max_ns)", o.HardCapNs)
@@ -160,18 +165,24 @@ func (p *Profile) check() error {
 }
 
 func (p *Profile) checkQuantiles() []error {
+	return checkQuantiles(p.Quantiles, p.MinNs, p.MaxNs, Required)
+}
+
+// checkQuantiles checks a list of quantiles against its extremes and the
+// probabilities it must state.
+func checkQuantiles(qs []Quantile, minNs, maxNs float64, required []float64) []error {
 	var errs []error
-	if len(p.Quantiles) > MaxQuantiles {
-		return []error{fmt.Errorf("%w: %d quantiles (at most %d)", ErrTooLarge, len(p.Quantiles), MaxQuantiles)}
+	if len(qs) > MaxQuantiles {
+		return []error{fmt.Errorf("%w: %d quantiles (at most %d)", ErrTooLarge, len(qs), MaxQuantiles)}
 	}
 	prevP, prevNs := 0.0, 0.0
-	for i, q := range p.Quantiles {
+	for i, q := range qs {
 		if !(q.P > prevP && q.P < 1) {
 			errs = append(errs, fmt.Errorf("quantile %d: p %v (want increasing values in (0, 1))", i, q.P))
 		}
 		if !positive(q.Ns) || q.Ns < prevNs {
 			errs = append(errs, fmt.Errorf("quantile %d (p %v): %v ns (want positive, non-decreasing values)", i, q.P, q.Ns))
-		} else if q.Ns < p.MinNs || q.Ns > p.MaxNs {
+		} else if q.Ns < minNs || q.Ns > maxNs {
 			errs = append(errs, fmt.Errorf("quantile %d (p %v): %v ns outside [min_ns, max_ns]", i, q.P, q.Ns))
 		}
 		if q.P > prevP {
@@ -181,9 +192,65 @@ func (p *Profile) checkQuantiles() []error {
 			prevNs = q.Ns
 		}
 	}
-	for _, want := range Required {
-		if _, ok := p.Quantile(want); !ok {
+	for _, want := range required {
+		found := false
+		for _, q := range qs {
+			found = found || q.P == want
+		}
+		if !found {
 			errs = append(errs, fmt.Errorf("quantile p %v is required", want))
+		}
+	}
+	return errs
+}
+
+// checkConnMins checks the connection levels: in increasing K, each on
+// enough connections, with ordered quantiles and models whose floor lies
+// at or below the level's minimum, which cannot lie below the profile's
+// (a connection's minimum is one of the profile's round trips).
+func (p *Profile) checkConnMins() []error {
+	if len(p.ConnMins) > MaxConnLevels {
+		return []error{fmt.Errorf("%w: %d connection levels (at most %d)", ErrTooLarge, len(p.ConnMins), MaxConnLevels)}
+	}
+	var errs []error
+	prevK := 0
+	// Every level's connections carried at least K echoes each, all of
+	// them measured samples of this profile's group.
+	echoes := float64(p.Count) + float64(p.Outliers.AboveCap) + float64(p.Outliers.AboveTrim)
+	for i := range p.ConnMins {
+		c := &p.ConnMins[i]
+		add := func(format string, a ...any) {
+			errs = append(errs, fmt.Errorf("conn_min %d (k %d): %w", i, c.K, fmt.Errorf(format, a...)))
+		}
+		if c.K <= prevK || c.K > MaxConnK {
+			add("k %d (want increasing values from 1 to %d)", c.K, MaxConnK)
+		}
+		prevK = max(prevK, c.K)
+		if c.Connections < MinConnections {
+			add("%w: %d connections (at least %d)", ErrTooFewSamples, c.Connections, MinConnections)
+		} else if c.K > 0 && float64(c.K)*float64(c.Connections) > echoes {
+			add("%d connections of %d echoes exceed the profile's %.0f measured samples", c.Connections, c.K, echoes)
+		}
+		if !positive(c.MinNs) || c.MinNs < p.MinNs {
+			add("min_ns %v (want a positive number ≥ the profile's min_ns %v)", c.MinNs, p.MinNs)
+		}
+		if !finite(c.MaxNs) || c.MaxNs < c.MinNs {
+			add("max_ns %v (want a number ≥ min_ns %v)", c.MaxNs, c.MinNs)
+		}
+		if !nonNegative(c.MeanNs) || !nonNegative(c.StddevNs) {
+			add("mean_ns %v, stddev_ns %v (want non-negative numbers)", c.MeanNs, c.StddevNs)
+		}
+		for _, err := range checkQuantiles(c.Quantiles, c.MinNs, c.MaxNs, RequiredConn) {
+			add("%w", err)
+		}
+		if len(c.Models) > MaxModels {
+			add("%w: %d models (at most %d)", ErrTooLarge, len(c.Models), MaxModels)
+			continue
+		}
+		for j := range c.Models {
+			if err := c.Models[j].check(c.MinNs); err != nil {
+				add("model %d (%s): %w", j, c.Models[j].Family, err)
+			}
 		}
 	}
 	return errs

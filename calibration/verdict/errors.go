@@ -15,6 +15,9 @@ var (
 	ErrNoModel = errors.New("profile has no fitted model")
 	// ErrNoEchoes: no round trips were given (K = 0).
 	ErrNoEchoes = errors.New("no echoes")
+	// ErrConns: the echoes per connection do not add up to the round
+	// trips, or a connection has none.
+	ErrConns = errors.New("connection sizes do not match the round trips")
 	// ErrRTT: a round trip is NaN, infinite, zero or negative.
 	ErrRTT = errors.New("invalid round trip")
 	// ErrOptions: an option is out of range.

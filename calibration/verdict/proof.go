@@ -15,6 +15,10 @@ type Observation struct {
 	Method   string
 	// RTTs are the K round trips, ns.
 	RTTs []float64
+	// Conns are the echoes per connection, in the order of RTTs (their
+	// sum is K); nil means one connection. With a profile's connection
+	// levels the verdict takes connections, not echoes, as independent.
+	Conns []int
 }
 
 // Claim is the region a prover claims to run in.
@@ -115,7 +119,7 @@ func DecideProof(f *profile.File, claim Claim, obs []Observation, regions []Regi
 	per.FRR = pv.FRRPerEndpoint
 	var discs []Disc
 	for _, mt := range ms {
-		v, err := Decide(mt.p, mt.obs.RTTs, per)
+		v, err := DecideConns(mt.p, mt.obs.RTTs, mt.obs.Conns, per)
 		if err != nil {
 			return ProofVerdict{}, &EndpointError{Endpoint: mt.obs.Endpoint, Method: mt.obs.Method, Err: err}
 		}
@@ -225,6 +229,15 @@ func proofLimitations(pv *ProofVerdict) []string {
 		out = append(out, fmt.Sprintf("a relay closer than %.1f km cannot be excluded at FAR %g", pv.ResolutionKm, pv.FARTarget))
 	}
 	out = append(out, "distance discs assume each endpoint's processing takes at least its profile's floor; the endpoint coordinates are the catalog's metro-level ones")
+	var perEcho []string
+	for _, v := range pv.Endpoints {
+		if v.Unit == UnitEcho {
+			perEcho = append(perEcho, v.Endpoint)
+		}
+	}
+	if len(perEcho) > 0 {
+		out = append(out, fmt.Sprintf("%v decided with the per-echo model (see their limitations): it treats echoes as independent draws, so the stated false-reject rate is understated when whole connections run slow", perEcho))
+	}
 	if pv.ClaimInside == nil {
 		out = append(out, "the claimed region's coordinates were not given: the feasible region was not checked against it")
 	}

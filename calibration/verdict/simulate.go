@@ -25,9 +25,28 @@ type Simulation struct {
 // FAR(d). Use it where the closed forms of Verdict do not apply — a relay
 // whose added delay is itself random (glass fibre with jitter, a queue) —
 // and to check them. Draws come from a PCG generator seeded with seed, so
-// results are reproducible.
+// results are reproducible. The K echoes are one connection's, as in
+// Decide; SimulateConns spreads them over several.
 func Simulate(p *profile.Profile, k int, opts Options, extra func(*rand.Rand) float64, trials int, seed uint64) (Simulation, error) {
-	dc, err := newDecider(p, k, opts)
+	return simulate(p, k, nil, opts, extra, trials, seed)
+}
+
+// SimulateConns is Simulate for echoes on connections of the given sizes,
+// as DecideConns decides them. Under a profile's connection levels each
+// trial draws every connection's minimum from the level that bounds it on
+// the false-accept side (plus, for echoes beyond the largest level, the
+// per-echo description), and delays it by the least of its echoes' extra
+// delays, which never understates a random relay's chance.
+func SimulateConns(p *profile.Profile, conns []int, opts Options, extra func(*rand.Rand) float64, trials int, seed uint64) (Simulation, error) {
+	k := 0
+	for _, n := range conns {
+		k += n
+	}
+	return simulate(p, k, conns, opts, extra, trials, seed)
+}
+
+func simulate(p *profile.Profile, k int, conns []int, opts Options, extra func(*rand.Rand) float64, trials int, seed uint64) (Simulation, error) {
+	dc, err := newConnDecider(p, k, conns, opts)
 	if err != nil {
 		return Simulation{}, err
 	}
@@ -35,9 +54,19 @@ func Simulate(p *profile.Profile, k int, opts Options, extra func(*rand.Rand) fl
 		return Simulation{}, fmt.Errorf("%w: %d trials", ErrOptions, trials)
 	}
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	s := Simulation{Trials: trials}
+	if dc.cm != nil {
+		for range trials {
+			if x := dc.cm.simulate(r, extra); x >= dc.floor && x <= dc.t {
+				s.Accepted++
+			}
+		}
+		s.Rate = float64(s.Accepted) / float64(trials)
+		s.StdErr = math.Sqrt(s.Rate * (1 - s.Rate) / float64(trials))
+		return s, nil
+	}
 	draw := dc.sampler()
 	rtts := make([]float64, k)
-	s := Simulation{Trials: trials}
 	for range trials {
 		for i := range rtts {
 			rtts[i] = draw(r)

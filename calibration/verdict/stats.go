@@ -55,22 +55,77 @@ func levelReject(k, r int, frr float64) float64 {
 // they differ).
 type dist struct {
 	model *profile.Model
-	prof  *profile.Profile
+	emp   empirical
 	basis Basis
 }
 
+// empirical is an empirical description: *profile.Profile (one round trip)
+// or *profile.ConnMin (a connection's minimum).
+type empirical interface {
+	EmpiricalCDF(x float64) float64
+	EmpiricalQuantile(p float64) float64
+}
+
+// cdf returns the description's CDF; for the conservative envelope the
+// larger of the two, the side that keeps false-accept rates from being
+// understated.
 func (d dist) cdf(x float64) float64 {
 	switch d.basis {
 	case BasisModel:
 		return d.model.CDF(x)
 	case BasisEmpirical:
-		return d.prof.EmpiricalCDF(x)
+		return d.emp.EmpiricalCDF(x)
 	}
-	e := d.prof.EmpiricalCDF(x)
+	e := d.emp.EmpiricalCDF(x)
 	if d.model == nil {
 		return e
 	}
 	return math.Max(d.model.CDF(x), e)
+}
+
+// survival returns P(X > x); for the conservative envelope the larger of
+// the two descriptions' (the smaller CDF), the side that keeps
+// false-reject rates from being understated.
+func (d dist) survival(x float64) float64 {
+	switch d.basis {
+	case BasisModel:
+		return d.model.Survival(x)
+	case BasisEmpirical:
+		return 1 - d.emp.EmpiricalCDF(x)
+	}
+	e := 1 - d.emp.EmpiricalCDF(x)
+	if d.model == nil {
+		return e
+	}
+	return math.Max(d.model.Survival(x), e)
+}
+
+// upper returns the quantile on the false-reject side: the larger of the
+// two descriptions' for the conservative envelope.
+func (d dist) upper(u float64) float64 {
+	switch d.basis {
+	case BasisModel:
+		return d.model.Quantile(u)
+	case BasisEmpirical:
+		return d.emp.EmpiricalQuantile(u)
+	}
+	e := d.emp.EmpiricalQuantile(u)
+	if d.model == nil {
+		return e
+	}
+	return math.Max(d.model.Quantile(u), e)
+}
+
+// floor returns the point below which the description has no probability.
+func (d dist) floor() float64 {
+	e := d.emp.EmpiricalQuantile(0)
+	switch {
+	case d.basis == BasisEmpirical || d.model == nil:
+		return e
+	case d.basis == BasisModel:
+		return d.model.ShiftNs
+	}
+	return math.Min(d.model.ShiftNs, e)
 }
 
 // quantile returns sup{x : cdf(x) ≤ u} for the conservative envelope (the
@@ -81,9 +136,9 @@ func (d dist) quantile(u float64) float64 {
 	case BasisModel:
 		return d.model.Quantile(u)
 	case BasisEmpirical:
-		return d.prof.EmpiricalQuantile(u)
+		return d.emp.EmpiricalQuantile(u)
 	}
-	e := d.prof.EmpiricalQuantile(u)
+	e := d.emp.EmpiricalQuantile(u)
 	if d.model == nil {
 		return e
 	}

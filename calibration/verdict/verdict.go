@@ -74,6 +74,15 @@ const (
 	ReasonOutside Reason = "claim-outside-feasible-region"
 )
 
+// Units a verdict can take as independent.
+const (
+	// UnitConnection: connections are independent, echoes within one are
+	// not (the profile's connection levels).
+	UnitConnection = "connection"
+	// UnitEcho: every echo an independent draw (the per-echo model).
+	UnitEcho = "echo"
+)
+
 // Basis selects the description of honest round trips the verdict uses.
 type Basis string
 
@@ -193,6 +202,13 @@ type Verdict struct {
 	Order     int     `json:"order"`
 	Statistic float64 `json:"statistic_ns"`
 	MinNs     float64 `json:"min_ns"`
+	// Unit is what the verdict took as independent: UnitConnection (Conns
+	// are the echoes per connection, ConnLevels the calibrated level each
+	// connection's false-reject side was decided with, 0 for none) or
+	// UnitEcho (the per-echo model; Limitations say why).
+	Unit       string `json:"unit"`
+	Conns      []int  `json:"conns,omitempty"`
+	ConnLevels []int  `json:"conn_levels,omitempty"`
 
 	// Threshold is what the statistic was compared with; ThresholdModel
 	// and ThresholdEmpirical the two descriptions' (0 when not computed).
@@ -240,20 +256,36 @@ type Verdict struct {
 	Limitations []string `json:"limitations"`
 }
 
-// decider holds what a decision with one profile, K and options needs.
+// decider holds what a decision with one profile, one observation's shape
+// (K echoes on connections of given sizes) and options needs.
 type decider struct {
-	p       *profile.Profile
-	opts    Options
-	k       int
-	d       dist
+	p    *profile.Profile
+	opts Options
+	k    int
+	// d describes one honest echo (the profile's own quantiles and model):
+	// the per-echo model decides with it.
+	d dist
+	// cm is the connection model, nil when the verdict falls back to the
+	// per-echo model.
+	cm      *connModel
 	t       float64 // threshold
 	tm, te  float64
-	uT      float64 // CDF level of the threshold
+	uT      float64 // per-echo model: CDF level of the threshold
 	floor   float64
 	process float64
+	// notes say how the verdict had to model the observation, for
+	// Limitations.
+	notes []string
 }
 
+// newDecider prepares decisions on K echoes of one connection.
 func newDecider(p *profile.Profile, k int, opts Options) (*decider, error) {
+	return newConnDecider(p, k, nil, opts)
+}
+
+// newConnDecider prepares decisions on K echoes spread over connections of
+// the given sizes (nil: one connection of K).
+func newConnDecider(p *profile.Profile, k int, conns []int, opts Options) (*decider, error) {
 	opts, err := opts.normalise()
 	if err != nil {
 		return nil, err
@@ -276,40 +308,86 @@ func newDecider(p *profile.Profile, k int, opts Options) (*decider, error) {
 	if opts.Order > k {
 		return nil, fmt.Errorf("%w: order %d exceeds K = %d", ErrOptions, opts.Order, k)
 	}
-	dc := &decider{p: p, opts: opts, k: k, d: dist{model: p.Model(), prof: p, basis: opts.Basis}}
+	if conns == nil {
+		conns = []int{k}
+	}
+	sum := 0
+	for i, n := range conns {
+		if n <= 0 || n > k {
+			return nil, fmt.Errorf("%w: connection %d has %d echoes", ErrConns, i, n)
+		}
+		sum += n
+	}
+	if sum != k {
+		return nil, fmt.Errorf("%w: %d connections carry %d echoes, the observation %d", ErrConns, len(conns), sum, k)
+	}
+	dc := &decider{p: p, opts: opts, k: k, d: dist{model: p.Model(), emp: p, basis: opts.Basis}}
 	if opts.Basis == BasisModel && dc.d.model == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoModel, p.Name())
-	}
-	dc.uT = levelReject(k, opts.Order, opts.FRR)
-	if dc.d.model != nil && opts.Basis != BasisEmpirical {
-		dc.tm = dc.d.model.Quantile(dc.uT)
-	}
-	if opts.Basis != BasisModel {
-		dc.te = p.EmpiricalQuantile(dc.uT)
-	}
-	dc.t = math.Max(dc.tm, dc.te)
-	if !(dc.t > 0) || math.IsInf(dc.t, 0) {
-		return nil, fmt.Errorf("%w: %s gives no threshold at level %v", ErrProfile, p.Name(), dc.uT)
 	}
 	dc.floor = p.FloorNs
 	cal := greatCircleKm(p.Vantage.Location(), p.EndpointLocation)
 	dc.process = math.Max(0, p.FloorNs-cal*NsPerKm)
+
+	switch {
+	case len(p.ConnMins) == 0:
+		dc.notes = append(dc.notes, "the profile has no connection levels (a version-1 file, or samples that did not show their connections): the verdict treats the echoes as independent draws, so its false-reject rate is understated when whole connections run slow, as they do on shared machines and on ECMP paths")
+	case opts.Order > 1:
+		dc.notes = append(dc.notes, fmt.Sprintf("the statistic is the %d-th smallest echo, which the connection levels do not describe: the verdict uses the per-echo model, which treats the echoes as independent draws and understates the false-reject rate when whole connections run slow", opts.Order))
+	default:
+		cm, notes, err := newConnModel(p, conns, opts.Basis, dc.d)
+		if err != nil {
+			return nil, err
+		}
+		dc.cm, dc.notes = cm, notes
+	}
+
+	if dc.cm != nil {
+		dc.t, dc.tm, dc.te = dc.cm.threshold(opts.FRR)
+	} else {
+		dc.uT = levelReject(k, opts.Order, opts.FRR)
+		if dc.d.model != nil && opts.Basis != BasisEmpirical {
+			dc.tm = dc.d.model.Quantile(dc.uT)
+		}
+		if opts.Basis != BasisModel {
+			dc.te = p.EmpiricalQuantile(dc.uT)
+		}
+		dc.t = math.Max(dc.tm, dc.te)
+	}
+	if !(dc.t > 0) || math.IsInf(dc.t, 0) {
+		return nil, fmt.Errorf("%w: %s gives no threshold for FRR %v", ErrProfile, p.Name(), opts.FRR)
+	}
+	if dc.cm != nil {
+		dc.notes = append(dc.notes, dc.cm.extrapolation(dc.t)...)
+	}
 	return dc, nil
 }
 
 // far returns the false-accept rate for a relay adding extra ns to every
 // round trip.
 func (dc *decider) far(extra float64) float64 {
+	if dc.cm != nil {
+		return dc.cm.accept(dc.t - extra)
+	}
 	return atLeast(dc.k, dc.opts.Order, dc.d.cdf(dc.t-extra))
 }
 
 // Decide decides whether K round trips (ns) to one endpoint are consistent
-// with the profile, for the stated false-reject rate. See the package
-// documentation for the statistics. The error is for input it cannot judge
-// (an invalid profile, K = 0, a NaN or non-positive round trip, bad
-// options); a claim it judges false is a Verdict with Decision Reject.
+// with the profile, for the stated false-reject rate. The round trips are
+// taken as one connection's; DecideConns says how they were spread over
+// connections. See the package documentation for the statistics. The error
+// is for input it cannot judge (an invalid profile, K = 0, a NaN or
+// non-positive round trip, bad options); a claim it judges false is a
+// Verdict with Decision Reject.
 func Decide(p *profile.Profile, rtts []float64, opts Options) (Verdict, error) {
-	dc, err := newDecider(p, len(rtts), opts)
+	return DecideConns(p, rtts, nil, opts)
+}
+
+// DecideConns is Decide for round trips timed on several connections:
+// conns[i] echoes on the i-th, in the order of rtts (nil: one connection).
+// The sizes must add up to len(rtts) (ErrConns).
+func DecideConns(p *profile.Profile, rtts []float64, conns []int, opts Options) (Verdict, error) {
+	dc, err := newConnDecider(p, len(rtts), conns, opts)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -329,15 +407,27 @@ func (dc *decider) decide(rtts []float64) Verdict {
 		Provider: p.Provider, Region: p.Region, Endpoint: p.Endpoint, Method: p.Method,
 		Origin: p.Origin, Vantage: p.Vantage.Name,
 		K: dc.k, Order: o.Order, Statistic: sorted[o.Order-1], MinNs: sorted[0],
+		Unit:  UnitEcho,
 		Basis: o.Basis, Threshold: dc.t, ThresholdModel: dc.tm, ThresholdEmpirical: dc.te,
 		FRR: o.FRR, FloorNs: dc.floor, ProcessingFloorNs: dc.process,
 		FARTarget: o.FARTarget,
 	}
-	if m := dc.d.model; m != nil && o.Basis != BasisEmpirical {
-		v.FRRModel = 1 - atLeast(dc.k, o.Order, m.CDF(dc.t))
-	}
-	if o.Basis != BasisModel {
-		v.FRREmpirical = 1 - atLeast(dc.k, o.Order, p.EmpiricalCDF(dc.t))
+	switch cm := dc.cm; {
+	case cm != nil:
+		v.Unit, v.Conns, v.ConnLevels = UnitConnection, slices.Clone(cm.sizes), slices.Clone(cm.levels)
+		if o.Basis != BasisEmpirical && cm.hasModels() {
+			v.FRRModel = cm.reject(dc.t, BasisModel)
+		}
+		if o.Basis != BasisModel {
+			v.FRREmpirical = cm.reject(dc.t, BasisEmpirical)
+		}
+	default:
+		if m := dc.d.model; m != nil && o.Basis != BasisEmpirical {
+			v.FRRModel = 1 - atLeast(dc.k, o.Order, m.CDF(dc.t))
+		}
+		if o.Basis != BasisModel {
+			v.FRREmpirical = 1 - atLeast(dc.k, o.Order, p.EmpiricalCDF(dc.t))
+		}
 	}
 	switch {
 	case v.MinNs < dc.floor:
@@ -364,8 +454,12 @@ func (dc *decider) decide(rtts []float64) Verdict {
 // is at most the target: the relay's statistic passes with probability
 // FARTarget when the honest CDF at (t − extra) is u*, so extra = t − Q(u*).
 func (dc *decider) resolution() float64 {
-	u := levelAccept(dc.k, dc.opts.Order, dc.opts.FARTarget)
-	x := dc.d.quantile(u)
+	var x float64
+	if dc.cm != nil {
+		x = dc.cm.acceptQuantile(dc.opts.FARTarget, dc.t)
+	} else {
+		x = dc.d.quantile(levelAccept(dc.k, dc.opts.Order, dc.opts.FARTarget))
+	}
 	if math.IsNaN(x) {
 		return math.Inf(1)
 	}
@@ -386,6 +480,7 @@ func (dc *decider) limitations(v *Verdict) []string {
 	if dc.d.model == nil && dc.opts.Basis != BasisEmpirical {
 		out = append(out, "the profile has no fitted model: rates below its lowest stated quantile rest on linear interpolation to its minimum")
 	}
+	out = append(out, dc.notes...)
 	if dc.p.Origin == profile.OriginLab {
 		out = append(out, "the profile comes from the lab: its delays are emulated, not a cloud region's")
 	}
@@ -393,4 +488,26 @@ func (dc *decider) limitations(v *Verdict) []string {
 		out = append(out, "the profile's minimum lies far below its 1% quantile: its floor may rest on a single spurious sample")
 	}
 	return out
+}
+
+// RejectAt returns the probability that a prover whose round trips are the
+// profile's honest ones delayed by extra ns is rejected at threshold t, its
+// echoes spread over connections of the given sizes (nil: one connection of
+// k) as DecideConns would model them. Under BasisConservative it is the
+// larger of the two descriptions' rates. At extra = 0 and the verdict's own
+// threshold it is the false-reject rate the verdict achieves; as extra
+// grows it is the rate at which a relay is caught.
+func RejectAt(p *profile.Profile, k int, conns []int, t, extra float64, opts Options) (float64, error) {
+	dc, err := newConnDecider(p, k, conns, opts)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(t) || math.IsNaN(extra) {
+		return 0, fmt.Errorf("%w: threshold %v, extra %v", ErrOptions, t, extra)
+	}
+	x := t - extra
+	if dc.cm != nil {
+		return dc.cm.reject(x, dc.opts.Basis), nil
+	}
+	return 1 - atLeast(dc.k, dc.opts.Order, 1-dc.d.survival(x)), nil
 }
