@@ -25,8 +25,16 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
+# Tests that judge lab round trips against a calibration made minutes
+# before: under the load of other test packages on two cores the round
+# trips move after calibration, which no profile covers (docs/EVALUATION.md).
+# They run after the rest, one package at a time.
+LAB_TIMING_TESTS := ^(TestDemo|TestCalibrateLabNearFar|TestVerifyHonestProofAccepted|TestHTTPHonestProofAccepted|TestEvalQuick)$$
+LAB_TIMING_PKGS  := ./cmd/poc/ ./verifier/ ./verifier/service/ ./internal/eval/
+
 test: fmt-check vet
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -skip '$(LAB_TIMING_TESTS)' $(PKGS)
+	$(GO) test -count=1 -p 1 -run '$(LAB_TIMING_TESTS)' $(LAB_TIMING_PKGS)
 	$(GO) test -count=1 -race -short ./tlsprobe/ ./internal/... ./transcript/ ./prover/service/ ./verifier/service/
 
 # Benchmarks: the figures in docs/BENCHMARKS.md come from here (about 8 min).

@@ -131,6 +131,12 @@ type Campaign struct {
 	// DefaultEchoes for a new campaign and "as recorded" when resuming.
 	Rounds int
 	Echoes int
+	// EchoesPerConn is the most echoes a probe puts on one connection (an
+	// endpoint's catalog budget may cap it lower); 0 means
+	// tlsprobe.DefaultEchoesPerConn for a new campaign and "as recorded"
+	// when resuming. Calibrate with the connection size proofs will use:
+	// the profile's connection levels describe connections of that size.
+	EchoesPerConn int
 	// Seed fixes the endpoint order of every round; 0 means a random seed
 	// (recorded in the header) for a new campaign and "as recorded" when
 	// resuming.
@@ -267,6 +273,9 @@ func prepare(c *Campaign) (*runner, error) {
 	}
 	if c.Echoes < 0 || c.Echoes > dataset.MaxEchoes {
 		return nil, bad("echoes %d not in [1, %d]", c.Echoes, dataset.MaxEchoes)
+	}
+	if c.EchoesPerConn < 0 || c.EchoesPerConn > dataset.MaxEchoes {
+		return nil, bad("echoes per connection %d not in [1, %d]", c.EchoesPerConn, dataset.MaxEchoes)
 	}
 	if c.ID != "" && !dataset.ValidCampaignID(c.ID) {
 		return nil, bad("campaign id %q (want 1-128 of A-Z a-z 0-9 . _ : -)", c.ID)
@@ -537,7 +546,8 @@ func (r *runner) open() error {
 	h := dataset.Header{
 		Format: dataset.Format, Version: dataset.Version, Campaign: id, Created: now,
 		Vantage: c.Vantage, CatalogName: r.catName, CatalogDigest: r.digest,
-		Plan: dataset.Plan{Rounds: orDefault(c.Rounds, DefaultRounds), Echoes: orDefault(c.Echoes, DefaultEchoes), Seed: seed, Endpoints: r.names},
+		Plan: dataset.Plan{Rounds: orDefault(c.Rounds, DefaultRounds), Echoes: orDefault(c.Echoes, DefaultEchoes),
+			EchoesPerConn: tlsprobe.ConnSize(c.EchoesPerConn, 0), Seed: seed, Endpoints: r.names},
 	}
 	w, err := dataset.Create(c.Out, h)
 	if err != nil {
@@ -595,6 +605,9 @@ func (r *runner) matches(h dataset.Header) error {
 	}
 	if c.Echoes != 0 && c.Echoes != h.Plan.Echoes {
 		diffs = append(diffs, fmt.Sprintf("%d echoes, not %d", h.Plan.Echoes, c.Echoes))
+	}
+	if c.EchoesPerConn != 0 && c.EchoesPerConn != h.Plan.EchoesPerConn {
+		diffs = append(diffs, fmt.Sprintf("%d echoes per connection, not %d", h.Plan.EchoesPerConn, c.EchoesPerConn))
 	}
 	if c.Seed != 0 && c.Seed != h.Plan.Seed {
 		diffs = append(diffs, fmt.Sprintf("seed %d, not %d", h.Plan.Seed, c.Seed))

@@ -108,6 +108,9 @@ func (r *runner) unit(ctx context.Context, round int, t *target) ([]dataset.Samp
 	}
 	cfg := t.cfg
 	cfg.Echoes = r.h.Plan.Echoes
+	if n := r.h.Plan.EchoesPerConn; n > 0 {
+		cfg.Budget.EchoesPerConn = tlsprobe.ConnSize(n, cfg.Budget.EchoesPerConn)
+	}
 	if _, err := io.ReadFull(c.Rand, cfg.Nonce[:]); err != nil {
 		return nil, fmt.Errorf("drawing a nonce: %w", err)
 	}

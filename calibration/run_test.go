@@ -312,6 +312,67 @@ func (r *recorder) End(s Status) { r.ended = true; r.statuses = append(r.statuse
 // An interrupted run leaves whole units on disk; resuming finishes the plan
 // without repeating any unit, and a resume that does not match the file is
 // refused.
+// TestEchoesPerConn: a campaign spreads its K echoes over connections of
+// the size proofs use (tlsprobe.DefaultEchoesPerConn unless told), records
+// it in the plan, keeps it when resuming, and never exceeds an endpoint's
+// own budget.
+func TestEchoesPerConn(t *testing.T) {
+	tests := []struct {
+		name         string
+		perConn      int
+		wantPlan     int
+		wantA, wantB int // a has no budget, b allows 2
+	}{
+		{"default", 0, tlsprobe.DefaultEchoesPerConn, tlsprobe.DefaultEchoesPerConn, 2},
+		{"three", 3, 3, 3, 2},
+		{"one", 1, 1, 1, 1},
+		{"whole probe", 10, 10, 10, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &fakeProber{clock: newFakeClock()}
+			c := testCampaign(t, p)
+			c.Echoes, c.EchoesPerConn, c.Rounds = 10, tc.perConn, 2
+			if err := Run(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+			h, samples := checkDataset(t, c.Out)
+			if h.Plan.EchoesPerConn != tc.wantPlan {
+				t.Fatalf("plan records %d echoes per connection, want %d", h.Plan.EchoesPerConn, tc.wantPlan)
+			}
+			for _, cl := range p.calls {
+				got := cl.cfg.Budget.EchoesPerConn
+				switch cl.cfg.Endpoint {
+				case "a.westeurope.example.net:443":
+					if got != tc.wantA {
+						t.Fatalf("a probed with %d per connection, want %d", got, tc.wantA)
+					}
+				case "b.westeurope.example.net:443":
+					if got != tc.wantB {
+						t.Fatalf("b probed with %d per connection, want %d", got, tc.wantB)
+					}
+				}
+			}
+			// The samples say which connection each echo came on.
+			for _, s := range samples {
+				if s.Endpoint == "a" && s.Conn != s.Echo/tc.wantA {
+					t.Fatalf("a's echo %d on connection %d", s.Echo, s.Conn)
+				}
+			}
+			// Resuming with another size is refused; as recorded is not.
+			c.Resume = true
+			c.EchoesPerConn = tc.wantPlan + 1
+			if err := Run(context.Background(), c); !errors.Is(err, ErrMismatch) {
+				t.Fatalf("resume with another size: %v", err)
+			}
+			c.EchoesPerConn = 0
+			if err := Run(context.Background(), c); err != nil {
+				t.Fatalf("resume as recorded: %v", err)
+			}
+		})
+	}
+}
+
 func TestInterruptResume(t *testing.T) {
 	p := &fakeProber{clock: newFakeClock(), probeTime: 100 * time.Millisecond}
 	c := testCampaign(t, p)
@@ -398,14 +459,15 @@ func TestBadResult(t *testing.T) {
 func TestCampaignRejects(t *testing.T) {
 	p := &fakeProber{clock: newFakeClock()}
 	tests := map[string]func(c *Campaign){
-		"no out":           func(c *Campaign) { c.Out = "" },
-		"no catalog":       func(c *Campaign) { c.Catalog = nil },
-		"unknown endpoint": func(c *Campaign) { c.Endpoints = []string{"nowhere"} },
-		"negative rounds":  func(c *Campaign) { c.Rounds = -1 },
-		"too many echoes":  func(c *Campaign) { c.Echoes = dataset.MaxEchoes + 1 },
-		"bad id":           func(c *Campaign) { c.ID = "a b" },
-		"no vantage":       func(c *Campaign) { c.Vantage.Name = "" },
-		"bad coordinates":  func(c *Campaign) { c.Vantage.Lat = 91 },
+		"no out":            func(c *Campaign) { c.Out = "" },
+		"no catalog":        func(c *Campaign) { c.Catalog = nil },
+		"unknown endpoint":  func(c *Campaign) { c.Endpoints = []string{"nowhere"} },
+		"negative rounds":   func(c *Campaign) { c.Rounds = -1 },
+		"too many echoes":   func(c *Campaign) { c.Echoes = dataset.MaxEchoes + 1 },
+		"negative per conn": func(c *Campaign) { c.EchoesPerConn = -1 },
+		"bad id":            func(c *Campaign) { c.ID = "a b" },
+		"no vantage":        func(c *Campaign) { c.Vantage.Name = "" },
+		"bad coordinates":   func(c *Campaign) { c.Vantage.Lat = 91 },
 		"template named": func(c *Campaign) {
 			c.Catalog.Version = datasets.CatalogVersion
 			c.Catalog.Placeholders = map[string]string{"account": "a storage account of the region"}

@@ -23,6 +23,12 @@ type Options struct {
 	Endpoints []datasets.Endpoint
 	// Echoes is K, the echoes per endpoint; zero means DefaultEchoes.
 	Echoes int
+	// EchoesPerConn is how many of an endpoint's echoes go on one
+	// connection; zero means tlsprobe.DefaultEchoesPerConn, and an
+	// endpoint's catalog budget caps it further. The verifier takes
+	// connections as independent, so K echoes on several connections give
+	// a tighter threshold than on one; calibrate with the same size.
+	EchoesPerConn int
 	// Attester binds the proof to the TEE. Required.
 	Attester Attester
 	// AppBinding is optional application data (≤ 64 bytes) bound into the
@@ -78,6 +84,9 @@ func Prove(ctx context.Context, challenge evidence.Challenge, opts Options) (*ev
 	if k == 0 {
 		k = DefaultEchoes
 	}
+	if k < 0 || opts.EchoesPerConn < 0 {
+		return nil, fmt.Errorf("%w: %d echoes, %d per connection", ErrOptions, k, opts.EchoesPerConn)
+	}
 	freq := clock.Frequency()
 	p := &evidence.Proof{Version: evidence.Version}
 	p.Body = evidence.Body{
@@ -103,7 +112,7 @@ func Prove(ctx context.Context, challenge evidence.Challenge, opts Options) (*ev
 			Echoes:   k,
 			Method:   method,
 			Budget: tlsprobe.Budget{
-				EchoesPerConn: e.Echo.EchoesPerConn,
+				EchoesPerConn: tlsprobe.ConnSize(opts.EchoesPerConn, e.Echo.EchoesPerConn),
 				MinSpacing:    time.Duration(e.Echo.MinSpacing),
 				MaxConns:      evidence.MaxConnsPerProbe,
 			},

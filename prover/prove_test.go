@@ -10,6 +10,7 @@ import (
 	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/evidence"
 	"github.com/latencyproof/poc/internal/lab"
+	"github.com/latencyproof/poc/tlsprobe"
 	"github.com/latencyproof/poc/transcript"
 )
 
@@ -67,6 +68,9 @@ func TestProve(t *testing.T) {
 	if got := len(p.Body.Probes[1].Conns); got != 2 {
 		t.Fatalf("blob: %d connections, want 2 (5 echoes, 3 per connection)", got)
 	}
+	if got := len(p.Body.Probes[0].Conns); got != 2 || len(p.Body.Probes[0].Conns[0].EchoCycles) != tlsprobe.DefaultEchoesPerConn {
+		t.Fatalf("api: %d connections, want 2 (5 echoes, %d per connection by default)", got, tlsprobe.DefaultEchoesPerConn)
+	}
 	// The proof survives its JSON form.
 	var buf bytes.Buffer
 	if err := p.Encode(&buf); err != nil {
@@ -111,10 +115,12 @@ func TestProve(t *testing.T) {
 func TestProveOptions(t *testing.T) {
 	ep := datasets.Endpoint{Name: "x", Hostname: "x.test", Port: 443, Echo: datasets.Echo{Method: "h2-ping"}}
 	tests := map[string]Options{
-		"no attester":     {Endpoints: []datasets.Endpoint{ep}},
-		"no endpoints":    {Attester: &recordingAttester{}},
-		"long binding":    {Attester: &recordingAttester{}, Endpoints: []datasets.Endpoint{ep}, AppBinding: make([]byte, 65)},
-		"bad echo method": {Attester: &recordingAttester{}, Endpoints: []datasets.Endpoint{{Name: "x", Hostname: "x", Port: 1, Echo: datasets.Echo{Method: "icmp"}}}},
+		"no attester":       {Endpoints: []datasets.Endpoint{ep}},
+		"no endpoints":      {Attester: &recordingAttester{}},
+		"long binding":      {Attester: &recordingAttester{}, Endpoints: []datasets.Endpoint{ep}, AppBinding: make([]byte, 65)},
+		"negative per conn": {Attester: &recordingAttester{}, Endpoints: []datasets.Endpoint{ep}, EchoesPerConn: -1},
+		"negative echoes":   {Attester: &recordingAttester{}, Endpoints: []datasets.Endpoint{ep}, Echoes: -3},
+		"bad echo method":   {Attester: &recordingAttester{}, Endpoints: []datasets.Endpoint{{Name: "x", Hostname: "x", Port: 1, Echo: datasets.Echo{Method: "icmp"}}}},
 	}
 	for name, o := range tests {
 		t.Run(name, func(t *testing.T) {

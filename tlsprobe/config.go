@@ -67,6 +67,27 @@ type Budget struct {
 // otherwise.
 const DefaultMaxConns = 64
 
+// DefaultEchoesPerConn is the connection size proofs and calibration
+// campaigns use unless told otherwise: a probe's K echoes go over
+// connections of this many. Connections, not echoes, are the independent
+// draws of a latency profile (a whole connection runs slow on a busy core or
+// an unlucky ECMP path), so several short connections state a tighter
+// threshold at the same false-reject rate than one long one.
+const DefaultEchoesPerConn = 4
+
+// ConnSize is the echoes per connection a probe uses: want (0 meaning
+// DefaultEchoesPerConn), capped by the endpoint's own budget when it has
+// one (catalog > 0).
+func ConnSize(want, catalog int) int {
+	if want == 0 {
+		want = DefaultEchoesPerConn
+	}
+	if catalog > 0 && catalog < want {
+		return catalog
+	}
+	return want
+}
+
 // DialFunc opens a TCP connection. The lab and tests inject one to route a
 // name to a loopback address; the default is a net.Dialer. For TCP_INFO the
 // returned connection must implement syscall.Conn (as *net.TCPConn does).

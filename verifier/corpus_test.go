@@ -624,7 +624,9 @@ func corpusEntries() []corpusEntry {
 	add(bodyPair("body.probes[].conns[].handshake_cycles", set(func(p *evidence.Proof) { conn(p, 0, 0).HandshakeCycles++ }), StageTranscripts, rc, ErrTranscript)...)
 	add(bodyPair("body.probes[].conns[].echo_cycles", set(func(p *evidence.Proof) { conn(p, 1, 0).EchoCycles[3]-- }), StageTranscripts, rc, ErrTranscript)...)
 	add(bodyPair("body.probes[].conns[].echo_cycles/one-dropped", set(func(p *evidence.Proof) {
-		c := conn(p, 1, 0)
+		// The last connection's last echo: dropping an earlier one would
+		// break the next connection's echo base, a structural error.
+		c := conn(p, 1, len(p.Body.Probes[1].Conns)-1)
 		c.EchoCycles = c.EchoCycles[:len(c.EchoCycles)-1]
 	}), StageTranscripts, rc, ErrTranscript)...)
 

@@ -80,6 +80,10 @@ type Vantage struct {
 type Plan struct {
 	Rounds int `json:"rounds"`
 	Echoes int `json:"echoes"`
+	// EchoesPerConn is the most echoes a probe puts on one connection
+	// (an endpoint's catalog budget may allow fewer); 0, in files written
+	// before it was recorded, means only the catalog's budget.
+	EchoesPerConn int `json:"echoes_per_conn,omitempty"`
 	// Seed fixes the endpoint order of every round.
 	Seed uint64 `json:"seed"`
 	// Endpoints are the catalog names probed, in catalog order.
@@ -171,6 +175,9 @@ func (p Plan) validate() error {
 	}
 	if p.Echoes < 1 || p.Echoes > MaxEchoes {
 		return fmt.Errorf("%w: plan echoes %d not in [1, %d]", ErrHeader, p.Echoes, MaxEchoes)
+	}
+	if p.EchoesPerConn < 0 || p.EchoesPerConn > MaxEchoes {
+		return fmt.Errorf("%w: plan echoes_per_conn %d not in [0, %d]", ErrHeader, p.EchoesPerConn, MaxEchoes)
 	}
 	if len(p.Endpoints) == 0 || len(p.Endpoints) > MaxEndpoints {
 		return fmt.Errorf("%w: plan has %d endpoints, want 1 to %d", ErrHeader, len(p.Endpoints), MaxEndpoints)

@@ -372,7 +372,7 @@ func drawPower(c drawCanvas, p *profile.Profile, figs []PowerFigures, o Options)
 	legend := newLegend()
 	for i, f := range figs {
 		col := palette[(i+2)%len(palette)]
-		g, err := Power(p, f.K, verdict.Options{FRR: o.FRR, FARTarget: o.FARTarget, DistancesKm: ds})
+		g, err := Power(p, f.K, f.EchoesPerConn, verdict.Options{FRR: o.FRR, FARTarget: o.FARTarget, DistancesKm: ds})
 		if err != nil {
 			return err
 		}
@@ -394,7 +394,7 @@ func drawPower(c drawCanvas, p *profile.Profile, figs []PowerFigures, o Options)
 		}
 		var rx, ry []float64
 		for _, d := range ds {
-			if r := rejectAt(p, f.K, f.Threshold, d*verdict.NsPerKm); r >= ymin {
+			if r := rejectAt(p, &f, f.Threshold, d*verdict.NsPerKm, verdict.Options{FRR: o.FRR, FARTarget: o.FARTarget}); r >= ymin {
 				rx, ry = append(rx, d), append(ry, r)
 			}
 		}

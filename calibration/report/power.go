@@ -7,6 +7,7 @@ import (
 
 	"github.com/latencyproof/poc/calibration/profile"
 	"github.com/latencyproof/poc/calibration/verdict"
+	"github.com/latencyproof/poc/tlsprobe"
 )
 
 // StandardDistancesKm are the relay distances at which Power states the
@@ -28,6 +29,11 @@ type PowerFigures struct {
 	K     int           `json:"k"`
 	Order int           `json:"order"`
 	Basis verdict.Basis `json:"basis"`
+	// EchoesPerConn is the connection size the K echoes were spread over
+	// and Unit what the verdict took as independent (verdict.UnitConnection
+	// when the profile has connection levels).
+	EchoesPerConn int    `json:"echoes_per_conn"`
+	Unit          string `json:"unit"`
 
 	// Threshold is the verdict's; ThresholdModel and ThresholdEmpirical
 	// each description's (0 when not computed).
@@ -77,21 +83,28 @@ func (f *PowerFigures) FARAt(km float64) (float64, bool) {
 	return 0, false
 }
 
-// Power computes the figures of a verdict with profile p and K echoes,
-// without any round trips: everything but the decision itself depends only
-// on the profile, K and the options. The false-accept rate is stated at
+// Power computes the figures of a verdict with profile p and K echoes
+// spread over connections of perConn (0 means tlsprobe.DefaultEchoesPerConn;
+// the last connection takes the remainder), as a prover does, without any
+// round trips: everything but the decision itself depends only on the
+// profile, the shape and the options. The false-accept rate is stated at
 // opts.DistancesKm and StandardDistancesKm (sorted, without repeats).
 // opts.Origin and opts.Clock are taken from p: the caller has chosen the
 // profile (verdict.Decide's check that a lab profile is not used by
 // accident is the caller's to make, e.g. by looking profiles up by origin).
 // The other options are verdict.Options', with the same defaults.
-func Power(p *profile.Profile, k int, opts verdict.Options) (PowerFigures, error) {
+func Power(p *profile.Profile, k, perConn int, opts verdict.Options) (PowerFigures, error) {
 	if p == nil {
 		return PowerFigures{}, fmt.Errorf("%w: nil profile", verdict.ErrProfile)
 	}
 	if k <= 0 || k > verdict.MaxK {
 		return PowerFigures{}, fmt.Errorf("%w: K = %d (want 1 to %d)", verdict.ErrOptions, k, verdict.MaxK)
 	}
+	if perConn < 0 {
+		return PowerFigures{}, fmt.Errorf("%w: %d echoes per connection", verdict.ErrOptions, perConn)
+	}
+	perConn = tlsprobe.ConnSize(perConn, 0)
+	conns := Conns(k, perConn)
 	opts.Origin, opts.Clock = p.Origin, p.Clock
 	opts.DistancesKm = distances(opts.DistancesKm)
 	// The threshold does not depend on the round trips: a first decision
@@ -105,18 +118,18 @@ func Power(p *profile.Profile, k int, opts verdict.Options) (PowerFigures, error
 		}
 	}
 	fill(p.MaxNs)
-	v, err := verdict.Decide(p, rtts, opts)
+	v, err := verdict.DecideConns(p, rtts, conns, opts)
 	if err != nil {
 		return PowerFigures{}, err
 	}
 	fill(v.Threshold)
-	if v, err = verdict.Decide(p, rtts, opts); err != nil {
+	if v, err = verdict.DecideConns(p, rtts, conns, opts); err != nil {
 		return PowerFigures{}, err
 	}
 	return PowerFigures{
 		Provider: p.Provider, Region: p.Region, Endpoint: p.Endpoint, Method: p.Method,
 		Clock: p.Clock, Origin: p.Origin, Vantage: p.Vantage.Name,
-		K: k, Order: v.Order, Basis: v.Basis,
+		K: k, Order: v.Order, Basis: v.Basis, EchoesPerConn: perConn, Unit: v.Unit,
 		Threshold: v.Threshold, ThresholdModel: v.ThresholdModel, ThresholdEmpirical: v.ThresholdEmpirical,
 		FRR: v.FRR, FRRModel: v.FRRModel, FRREmpirical: v.FRREmpirical,
 		FloorNs: v.FloorNs, ProcessingFloorNs: v.ProcessingFloorNs,
@@ -127,6 +140,19 @@ func Power(p *profile.Profile, k int, opts verdict.Options) (PowerFigures, error
 	}, nil
 }
 
+// Conns splits K echoes into connections of perConn, the last taking the
+// remainder, as tlsprobe does.
+func Conns(k, perConn int) []int {
+	if perConn <= 0 || perConn > k {
+		perConn = k
+	}
+	var out []int
+	for left := k; left > 0; left -= perConn {
+		out = append(out, min(left, perConn))
+	}
+	return out
+}
+
 // distances merges the asked distances with the standard ones.
 func distances(asked []float64) []float64 {
 	out := append(slices.Clone(asked), StandardDistancesKm...)
@@ -135,21 +161,15 @@ func distances(asked []float64) []float64 {
 }
 
 // rejectAt returns the probability that a prover whose round trips are
-// the profile's delayed by extra ns is rejected by the minimum of K echoes
-// against threshold t, with F the smaller of the model's and the empirical
-// CDF: the larger of the two descriptions' rejection rates. At extra = 0
-// it is the larger of the verdict's FRRModel and FRREmpirical.
-func rejectAt(p *profile.Profile, k int, t, extra float64) float64 {
-	x := t - extra
-	u := p.EmpiricalCDF(x)
-	if m := p.Model(); m != nil {
-		u = math.Min(u, m.CDF(x))
+// the profile's delayed by extra ns is rejected with the figure's shape (K
+// echoes on connections of EchoesPerConn) against threshold t: the larger of
+// the two descriptions' rejection rates (verdict.RejectAt). At extra = 0
+// it is the achieved false-reject rate.
+func rejectAt(p *profile.Profile, f *PowerFigures, t, extra float64, opts verdict.Options) float64 {
+	opts.Origin, opts.Clock = p.Origin, p.Clock
+	r, err := verdict.RejectAt(p, f.K, Conns(f.K, f.EchoesPerConn), t, extra, opts)
+	if err != nil {
+		return math.NaN()
 	}
-	if !(u > 0) {
-		return 1
-	}
-	if u >= 1 {
-		return 0
-	}
-	return math.Exp(float64(k) * math.Log1p(-u))
+	return r
 }

@@ -43,6 +43,9 @@ type Options struct {
 	// Echoes are the K values shown (DefaultEchoes when empty); sorted
 	// and without repeats in the output.
 	Echoes []int
+	// EchoesPerConn is the connection size the K echoes are spread over
+	// (tlsprobe.DefaultEchoesPerConn when zero), as proofs spread them.
+	EchoesPerConn int
 	// FRR and FARTarget are the verdict's (verdict.DefaultFRR and
 	// verdict.DefaultFARTarget when zero).
 	FRR, FARTarget float64
@@ -73,6 +76,9 @@ func (o Options) normalise() (Options, error) {
 		if k < 1 || k > verdict.MaxK {
 			return o, fmt.Errorf("%w: K = %d (want 1 to %d)", ErrOptions, k, verdict.MaxK)
 		}
+	}
+	if o.EchoesPerConn < 0 {
+		return o, fmt.Errorf("%w: %d echoes per connection", ErrOptions, o.EchoesPerConn)
 	}
 	if len(o.Echoes) > len(palette) {
 		return o, fmt.Errorf("%w: %d values of K (at most %d)", ErrOptions, len(o.Echoes), len(palette))
@@ -155,7 +161,7 @@ func Build(f *profile.File, emp *Empirical, opts Options) (*Report, error) {
 		p := &f.Profiles[i]
 		pr := ProfileReport{Profile: p, Name: names[i], Samples: emp.Count(p)}
 		for _, k := range o.Echoes {
-			fig, err := Power(p, k, verdict.Options{FRR: o.FRR, FARTarget: o.FARTarget})
+			fig, err := Power(p, k, o.EchoesPerConn, verdict.Options{FRR: o.FRR, FARTarget: o.FARTarget})
 			if err != nil {
 				return nil, fmt.Errorf("profile %s, K = %d: %w", p.Name(), k, err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/latencyproof/poc/calibration/fit"
 	"github.com/latencyproof/poc/calibration/profile"
 	"github.com/latencyproof/poc/calibration/verdict"
+	"github.com/latencyproof/poc/tlsprobe"
 )
 
 // example reads the profile file fitted from 100,000 round trips of the
@@ -261,7 +262,7 @@ func TestFileNames(t *testing.T) {
 func TestPower(t *testing.T) {
 	p := &example(t).Profiles[0]
 	for _, k := range []int{1, 8, 32, 200} {
-		fig, err := Power(p, k, verdict.Options{DistancesKm: []float64{3, 100}})
+		fig, err := Power(p, k, 0, verdict.Options{DistancesKm: []float64{3, 100}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +270,7 @@ func TestPower(t *testing.T) {
 		for i := range rtts {
 			rtts[i] = 250_000 + float64(i)
 		}
-		v, err := verdict.Decide(p, rtts, verdict.Options{Origin: profile.OriginLab, DistancesKm: []float64{1, 3, 10, 50, 100, 500}})
+		v, err := verdict.DecideConns(p, rtts, Conns(k, tlsprobe.DefaultEchoesPerConn), verdict.Options{Origin: profile.OriginLab, DistancesKm: []float64{1, 3, 10, 50, 100, 500}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,24 +291,24 @@ func TestPower(t *testing.T) {
 		}
 		// The plot's rejection rate at distance 0 is the larger of the
 		// two descriptions' FRR, within the stated one.
-		r0 := rejectAt(p, k, fig.Threshold, 0)
+		r0 := rejectAt(p, &fig, fig.Threshold, 0, verdict.Options{})
 		if want := math.Max(fig.FRRModel, fig.FRREmpirical); math.Abs(r0-want) > 1e-9 || r0 > fig.FRR*(1+1e-9) {
 			t.Errorf("K=%d: rejection at 0 km %v, FRR model %v empirical %v stated %v", k, r0, fig.FRRModel, fig.FRREmpirical, fig.FRR)
 		}
-		if r := rejectAt(p, k, fig.Threshold, 1e9); r != 1 {
+		if r := rejectAt(p, &fig, fig.Threshold, 1e9, verdict.Options{}); r != 1 {
 			t.Errorf("K=%d: a prover 1 s away is rejected with probability %v", k, r)
 		}
 	}
-	if _, err := Power(p, 0, verdict.Options{}); !errors.Is(err, verdict.ErrOptions) {
+	if _, err := Power(p, 0, 0, verdict.Options{}); !errors.Is(err, verdict.ErrOptions) {
 		t.Errorf("K=0: %v", err)
 	}
-	if _, err := Power(nil, 8, verdict.Options{}); !errors.Is(err, verdict.ErrProfile) {
+	if _, err := Power(nil, 8, 0, verdict.Options{}); !errors.Is(err, verdict.ErrProfile) {
 		t.Errorf("nil profile: %v", err)
 	}
-	if _, err := Power(p, 8, verdict.Options{DistancesKm: []float64{-1}}); !errors.Is(err, verdict.ErrOptions) {
+	if _, err := Power(p, 8, 0, verdict.Options{DistancesKm: []float64{-1}}); !errors.Is(err, verdict.ErrOptions) {
 		t.Errorf("negative distance: %v", err)
 	}
-	if _, err := Power(p, 8, verdict.Options{FRR: 2}); !errors.Is(err, verdict.ErrOptions) {
+	if _, err := Power(p, 8, 0, verdict.Options{FRR: 2}); !errors.Is(err, verdict.ErrOptions) {
 		t.Errorf("FRR 2: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/latencyproof/poc/calibration/dataset"
 	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/internal/lab"
+	"github.com/latencyproof/poc/tlsprobe"
 )
 
 // calibrateSubcommands build the subcommands of 'poc calibrate', in the
@@ -68,6 +69,7 @@ func calibrateRunCommand() *cli.Command {
 			&cli.Float64Flag{Name: "lon", Usage: "`LONGITUDE` of the vantage", DefaultText: "the catalog's for the vantage's region"},
 			&cli.IntFlag{Name: "rounds", Usage: "rounds `N`", DefaultText: fmt.Sprintf("%d; when resuming, as recorded", calibration.DefaultRounds)},
 			&cli.IntFlag{Name: "echoes", Usage: "echoes `K` per probe", DefaultText: fmt.Sprintf("%d; when resuming, as recorded", calibration.DefaultEchoes)},
+			&cli.IntFlag{Name: "echoes-per-conn", Usage: "at most `N` of a probe's echoes on one connection (an endpoint's budget may allow fewer); use the size proofs will use", DefaultText: fmt.Sprintf("%d; when resuming, as recorded", tlsprobe.DefaultEchoesPerConn)},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed `N` of the endpoint order", DefaultText: "random; when resuming, as recorded"},
 			&cli.StringFlag{Name: "out", Usage: "dataset `FILE` to write", Required: true},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the campaign in --out (or start it if the file does not exist)"},
@@ -119,19 +121,20 @@ func runCalibrate(c *cli.Context) error {
 		return usage("calibrate run takes no arguments, got %q", c.Args().Slice())
 	}
 	camp := calibration.Campaign{
-		ID:          c.String("id"),
-		Vantage:     dataset.Vantage{Name: c.String("vantage"), Provider: c.String("vantage-provider"), Region: c.String("vantage-region")},
-		Rounds:      c.Int("rounds"),
-		Echoes:      c.Int("echoes"),
-		Seed:        c.Uint64("seed"),
-		Out:         c.String("out"),
-		Resume:      c.Bool("resume"),
-		Endpoints:   c.StringSlice("endpoint"),
-		IncludeEdge: c.Bool("include-edge"),
-		Timeout:     c.Duration("timeout"),
+		ID:            c.String("id"),
+		Vantage:       dataset.Vantage{Name: c.String("vantage"), Provider: c.String("vantage-provider"), Region: c.String("vantage-region")},
+		Rounds:        c.Int("rounds"),
+		Echoes:        c.Int("echoes"),
+		EchoesPerConn: c.Int("echoes-per-conn"),
+		Seed:          c.Uint64("seed"),
+		Out:           c.String("out"),
+		Resume:        c.Bool("resume"),
+		Endpoints:     c.StringSlice("endpoint"),
+		IncludeEdge:   c.Bool("include-edge"),
+		Timeout:       c.Duration("timeout"),
 	}
-	if c.IsSet("rounds") && camp.Rounds < 1 || c.IsSet("echoes") && camp.Echoes < 1 {
-		return usage("--rounds and --echoes must be at least 1")
+	if c.IsSet("rounds") && camp.Rounds < 1 || c.IsSet("echoes") && camp.Echoes < 1 || c.IsSet("echoes-per-conn") && camp.EchoesPerConn < 1 {
+		return usage("--rounds, --echoes and --echoes-per-conn must be at least 1")
 	}
 	if err := loadCampaignWorld(c, &camp); err != nil {
 		return err
@@ -282,7 +285,7 @@ func calibrateError(err error, out string) error {
 	case errors.Is(err, dataset.ErrExists):
 		return exit(exitUsage, withHint(err, fmt.Sprintf("add --resume to continue the campaign in %s, or choose another --out", out)))
 	case errors.Is(err, calibration.ErrMismatch):
-		return exit(exitUsage, withHint(err, "resume with the --catalog, --vantage, --rounds, --echoes and --seed the campaign began with, or start a new one with another --out"))
+		return exit(exitUsage, withHint(err, "resume with the --catalog, --vantage, --rounds, --echoes, --echoes-per-conn and --seed the campaign began with, or start a new one with another --out"))
 	case errors.Is(err, calibration.ErrCampaign):
 		return exit(exitUsage, err)
 	case errors.Is(err, dataset.ErrHeader):

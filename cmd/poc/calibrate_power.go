@@ -13,6 +13,7 @@ import (
 	"github.com/latencyproof/poc/calibration/profile"
 	"github.com/latencyproof/poc/calibration/report"
 	"github.com/latencyproof/poc/calibration/verdict"
+	"github.com/latencyproof/poc/tlsprobe"
 )
 
 func init() {
@@ -35,6 +36,7 @@ func calibratePowerCommand() *cli.Command {
 			&cli.StringFlag{Name: "profiles", Usage: "profiles `FILE` (from 'poc calibrate fit')", Required: true},
 			&cli.StringFlag{Name: "endpoint", Usage: "endpoint `NAME` as the profiles name it", Required: true},
 			&cli.IntFlag{Name: "echoes", Usage: "echoes `K` the prover times", Required: true},
+			&cli.IntFlag{Name: "echoes-per-conn", Value: tlsprobe.DefaultEchoesPerConn, Usage: "the prover's `N` echoes per connection (its --echoes-per-conn)"},
 			&cli.Float64Flag{Name: "distance-km", Usage: "distance `D` (km) of the relay whose false-accept rate to state", Required: true},
 			&cli.Float64Flag{Name: "frr", Value: verdict.DefaultFRR, Usage: "false-reject rate `X` the threshold holds"},
 			&cli.StringFlag{Name: "origin", Value: string(profile.OriginReal), Usage: "profile origin: `real` or lab"},
@@ -84,7 +86,10 @@ func runCalibratePower(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fig, err := report.Power(p, k, verdict.Options{FRR: frr, DistancesKm: []float64{d}})
+	if c.Int("echoes-per-conn") < 1 {
+		return usage("--echoes-per-conn %d: want at least 1", c.Int("echoes-per-conn"))
+	}
+	fig, err := report.Power(p, k, c.Int("echoes-per-conn"), verdict.Options{FRR: frr, DistancesKm: []float64{d}})
 	if err != nil {
 		return exit(exitCouldNot, fmt.Errorf("profile %s: %w", p.Name(), err))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/latencyproof/poc/calibration/dataset"
 	"github.com/latencyproof/poc/calibration/report"
 	"github.com/latencyproof/poc/calibration/verdict"
+	"github.com/latencyproof/poc/tlsprobe"
 )
 
 func init() {
@@ -34,6 +35,7 @@ func calibrateReportCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "dataset", Usage: "samples `FILE` (JSON Lines, CSV or Parquet) to plot beside the profiles (repeatable)"},
 			&cli.StringFlag{Name: "out", Usage: "`DIR`ectory to write the report into (created if needed)", Required: true},
 			&cli.IntSliceFlag{Name: "echoes", Usage: "echoes `K` to show (repeatable)", DefaultText: "8, 16, 32"},
+			&cli.IntFlag{Name: "echoes-per-conn", Value: tlsprobe.DefaultEchoesPerConn, Usage: "the prover's `N` echoes per connection"},
 			&cli.Float64Flag{Name: "frr", Value: verdict.DefaultFRR, Usage: "false-reject rate `X` of the thresholds"},
 			&cli.BoolFlag{Name: "embed-fonts", Usage: "embed the font in SVG files (about 550 KB each)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON document on stdout"},
@@ -107,11 +109,12 @@ func runCalibrateReport(c *cli.Context) error {
 		names[i] = filepath.Base(d)
 	}
 	rep, err := report.Build(pf, emp, report.Options{
-		Echoes:     c.IntSlice("echoes"),
-		FRR:        frr,
-		EmbedFonts: c.Bool("embed-fonts"),
-		Source:     filepath.Base(c.String("profiles")),
-		Datasets:   names,
+		Echoes:        c.IntSlice("echoes"),
+		EchoesPerConn: c.Int("echoes-per-conn"),
+		FRR:           frr,
+		EmbedFonts:    c.Bool("embed-fonts"),
+		Source:        filepath.Base(c.String("profiles")),
+		Datasets:      names,
 	})
 	if errors.Is(err, report.ErrOptions) {
 		return exit(exitUsage, err)

@@ -22,7 +22,7 @@ func demoCommand() *cli.Command {
 			"any differs. With --out, writes a report (Markdown and PNG plots).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "write the report to `DIR`"},
-			&cli.IntFlag{Name: "echoes", Value: 16, Usage: "echoes `K` per endpoint"},
+			&cli.IntFlag{Name: "echoes", Value: demo.DefaultEchoes, Usage: "echoes `K` per endpoint"},
 			&cli.BoolFlag{Name: "verbose", Usage: "progress on stderr"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
 		},

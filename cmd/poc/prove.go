@@ -16,6 +16,7 @@ import (
 	"github.com/latencyproof/poc/internal/maa"
 	"github.com/latencyproof/poc/internal/simtee"
 	"github.com/latencyproof/poc/prover"
+	"github.com/latencyproof/poc/tlsprobe"
 	"github.com/latencyproof/poc/verifier"
 )
 
@@ -142,6 +143,7 @@ func proverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "vantage", Usage: "lab vantage `NAME` (with --lab)"},
 		&cli.StringFlag{Name: "bind-app", Usage: "application binding, up to 64 bytes as `HEX` (e.g. SHA-256 of the workload's key)"},
 		&cli.IntFlag{Name: "echoes", Value: prover.DefaultEchoes, Usage: "echoes `K` per endpoint"},
+		&cli.IntFlag{Name: "echoes-per-conn", Value: tlsprobe.DefaultEchoesPerConn, Usage: "at most `N` echoes on one connection (the size the profiles were calibrated with; an endpoint's budget may allow fewer)"},
 		&cli.StringFlag{Name: "maa", Usage: "with --tee azure-tdx: MAA instance `URL` to ask for a token"},
 		&cli.BoolFlag{Name: "tpm-quote", Usage: "with --tee azure-tdx: add a vTPM quote by the AK"},
 	}
@@ -217,7 +219,7 @@ func proverOptions(c *cli.Context) (prover.Options, error) {
 	if err != nil {
 		return opts, err
 	}
-	opts = prover.Options{Endpoints: eps, Echoes: c.Int("echoes"), Attester: att, AppBinding: app}
+	opts = prover.Options{Endpoints: eps, Echoes: c.Int("echoes"), EchoesPerConn: c.Int("echoes-per-conn"), Attester: att, AppBinding: app}
 	if labPath := c.String("lab"); labPath != "" || st != nil {
 		if labPath != "" {
 			if st, err = lab.ReadStateFile(labPath); err != nil {

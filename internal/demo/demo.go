@@ -50,14 +50,21 @@ type Options struct {
 	// World is the lab world; nil means datasets/demo-world.json.
 	World *lab.World
 	// Echoes is K per endpoint in proofs and per probe in campaigns
-	// (default 16).
+	// (default DefaultEchoes).
 	Echoes int
-	// Samples is the least number of echoes per profile (default 1200;
-	// profiles need at least profile.MinSamples).
+	// Samples is the least number of echoes per profile (default 1920:
+	// 60 probes of 32 echoes on 8 connections each, so that every profile
+	// has connection levels, which need profile.MinConnections
+	// connections).
 	Samples int
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
+
+// DefaultEchoes is the demo's K: 32 echoes per endpoint, on 8 connections
+// of tlsprobe.DefaultEchoesPerConn. With 16 the threshold sits so close to
+// the 10 km relay's round trips that the lab's own noise decides.
+const DefaultEchoes = 32
 
 // Region is the demo's claimed region: westeurope, where the honest prover
 // runs and which every attacker claims.
@@ -134,11 +141,11 @@ func setup(ctx context.Context, opts Options) (e *env, err error) {
 		}
 	}()
 	if e.echoes == 0 {
-		e.echoes = 16
+		e.echoes = DefaultEchoes
 	}
 	samples := opts.Samples
 	if samples == 0 {
-		samples = 1200
+		samples = 1920
 	}
 	w := opts.World
 	if w == nil {
