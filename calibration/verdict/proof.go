@@ -23,7 +23,8 @@ type Observation struct {
 
 // Claim is the region a prover claims to run in.
 type Claim struct {
-	Provider, Region string
+	Provider string `json:"provider"`
+	Region   string `json:"region"`
 }
 
 // CombinedFAR is the false-accept rate of a whole proof for a relay at one

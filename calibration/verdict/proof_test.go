@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -265,5 +266,13 @@ func BenchmarkDecide(b *testing.B) {
 			}
 			b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
+	}
+}
+
+// A claim's JSON keys are lower case, like the rest of a verdict's.
+func TestClaimJSON(t *testing.T) {
+	b, err := json.Marshal(Claim{Provider: "azure", Region: "westeurope"})
+	if err != nil || string(b) != `{"provider":"azure","region":"westeurope"}` {
+		t.Fatalf("%s %v", b, err)
 	}
 }
