@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Decoding errors.
@@ -50,7 +51,8 @@ func Decode(r io.Reader) (*Proof, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	if err := walk(dec, reflect.TypeOf(Proof{}), "proof"); err != nil {
+	w := &walker{dec: dec, root: "proof"}
+	if err := w.walk(reflect.TypeOf(Proof{})); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -122,14 +124,26 @@ var (
 )
 
 type field struct {
+	name     string
 	typ      reflect.Type
 	optional bool
 }
 
-// fields lists the JSON fields of a struct type: every field without
+// structInfo is a struct type's JSON fields, computed once per type.
+type structInfo struct {
+	fields []field
+	index  map[string]int
+}
+
+var structInfos sync.Map // reflect.Type → *structInfo
+
+// fieldsOf lists the JSON fields of a struct type: every field without
 // omitempty is required.
-func fields(t reflect.Type) map[string]field {
-	m := map[string]field{}
+func fieldsOf(t reflect.Type) *structInfo {
+	if si, ok := structInfos.Load(t); ok {
+		return si.(*structInfo)
+	}
+	si := &structInfo{index: map[string]int{}}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -140,18 +154,54 @@ func fields(t reflect.Type) map[string]field {
 		if name == "" {
 			name = f.Name
 		}
-		m[name] = field{typ: f.Type, optional: strings.Contains(opts, "omitempty")}
+		si.index[name] = len(si.fields)
+		si.fields = append(si.fields, field{name: name, typ: f.Type, optional: strings.Contains(opts, "omitempty")})
 	}
-	return m
+	structInfos.Store(t, si)
+	return si
 }
 
-// walk reads one JSON value of type t from dec, checking its shape: objects
-// have exactly their fields, each once, values have their types. Types bound
+// walker reads a JSON document token by token, checking its shape against
+// Go types. The path to the current value is kept as a stack and spelled
+// out only for an error: building it for every value would cost more than
+// the walk.
+type walker struct {
+	dec  *json.Decoder
+	root string
+	path []step
+}
+
+// step is an object key, or an index into a list when key is empty.
+type step struct {
+	key   string
+	index int
+}
+
+func (w *walker) where() string {
+	var b strings.Builder
+	b.WriteString(w.root)
+	for _, s := range w.path {
+		if s.key != "" {
+			b.WriteByte('.')
+			b.WriteString(s.key)
+		} else {
+			fmt.Fprintf(&b, "[%d]", s.index)
+		}
+	}
+	return b.String()
+}
+
+func (w *walker) fail(format string, a ...any) error {
+	return fmt.Errorf("%s: "+format, append([]any{w.where()}, a...)...)
+}
+
+// walk reads one JSON value of type t, checking its shape: objects have
+// exactly their fields, each once, values have their types. Types bound
 // the depth, so hostile nesting ends at the first unexpected token.
-func walk(dec *json.Decoder, t reflect.Type, path string) error {
-	tok, err := dec.Token()
+func (w *walker) walk(t reflect.Type) error {
+	tok, err := w.dec.Token()
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return w.fail("%w", err)
 	}
 	if t.Kind() == reflect.Pointer {
 		if tok == nil {
@@ -162,79 +212,90 @@ func walk(dec *json.Decoder, t reflect.Type, path string) error {
 	switch {
 	case reflect.PointerTo(t).Implements(textUnmarshaler), t.Kind() == reflect.String:
 		if _, ok := tok.(string); !ok {
-			return fmt.Errorf("%s: want a string", path)
+			return w.fail("want a string")
 		}
 		return nil
 	case t == byteSlice:
 		if _, ok := tok.(string); !ok && tok != nil {
-			return fmt.Errorf("%s: want a base64 string", path)
+			return w.fail("want a base64 string")
 		}
 		return nil
 	}
 	switch t.Kind() {
 	case reflect.Bool:
 		if _, ok := tok.(bool); !ok {
-			return fmt.Errorf("%s: want true or false", path)
+			return w.fail("want true or false")
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if _, ok := tok.(json.Number); !ok {
-			return fmt.Errorf("%s: want a number", path)
+			return w.fail("want a number")
 		}
 	case reflect.Slice:
 		if tok == nil {
 			return nil
 		}
 		if tok != json.Delim('[') {
-			return fmt.Errorf("%s: want a list", path)
+			return w.fail("want a list")
 		}
-		for i := 0; dec.More(); i++ {
-			if err := walk(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		w.path = append(w.path, step{})
+		for i := 0; w.dec.More(); i++ {
+			w.path[len(w.path)-1].index = i
+			if err := w.walk(t.Elem()); err != nil {
 				return err
 			}
 		}
-		if _, err := dec.Token(); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		w.path = w.path[:len(w.path)-1]
+		if _, err := w.dec.Token(); err != nil {
+			return w.fail("%w", err)
 		}
 	case reflect.Struct:
 		if tok != json.Delim('{') {
-			return fmt.Errorf("%s: want an object", path)
+			return w.fail("want an object")
 		}
-		fs := fields(t)
-		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
+		si := fieldsOf(t)
+		var buf [64]bool
+		seen := buf[:0]
+		if len(si.fields) <= len(buf) {
+			seen = buf[:len(si.fields)]
+		} else {
+			seen = make([]bool, len(si.fields))
+		}
+		for w.dec.More() {
+			kt, err := w.dec.Token()
 			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+				return w.fail("%w", err)
 			}
 			key, _ := kt.(string)
-			f, ok := fs[key]
+			i, ok := si.index[key]
 			switch {
 			case !ok:
-				return fmt.Errorf("%s: unknown field %q", path, key)
-			case seen[key]:
-				return fmt.Errorf("%s: field %q appears twice", path, key)
+				return w.fail("unknown field %q", key)
+			case seen[i]:
+				return w.fail("field %q appears twice", key)
 			}
-			seen[key] = true
-			if err := walk(dec, f.typ, path+"."+key); err != nil {
+			seen[i] = true
+			w.path = append(w.path, step{key: key})
+			if err := w.walk(si.fields[i].typ); err != nil {
 				return err
 			}
+			w.path = w.path[:len(w.path)-1]
 		}
-		if _, err := dec.Token(); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		if _, err := w.dec.Token(); err != nil {
+			return w.fail("%w", err)
 		}
 		var missing []string
-		for name, f := range fs {
-			if !f.optional && !seen[name] {
-				missing = append(missing, name)
+		for i, f := range si.fields {
+			if !f.optional && !seen[i] {
+				missing = append(missing, f.name)
 			}
 		}
 		if len(missing) > 0 {
 			slices.Sort(missing)
-			return fmt.Errorf("%s: missing field(s) %s", path, strings.Join(missing, ", "))
+			return w.fail("missing field(s) %s", strings.Join(missing, ", "))
 		}
 	default:
-		return fmt.Errorf("%s: unsupported type %s", path, t)
+		return w.fail("unsupported type %s", t)
 	}
 	return nil
 }

@@ -6,11 +6,14 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -189,6 +192,66 @@ func verifyCertificateVerify(leaf *x509.Certificate, scheme uint16, sig, th []by
 		}
 	}
 	return nil
+}
+
+// ChainCache remembers certificate chains that verified against a root
+// pool at a time: the same certificates, the same *x509.CertPool and the
+// same instant give the same answer, so the answer is reused. Only
+// successes are kept, at most MaxCachedChains of them. Safe for concurrent
+// use. The zero value is ready.
+type ChainCache struct {
+	mu   sync.Mutex
+	good map[chainKey]*x509.Certificate // → the root the chain reached
+}
+
+// MaxCachedChains bounds a ChainCache: beyond it, chains are verified
+// without being remembered.
+const MaxCachedChains = 1024
+
+type chainKey struct {
+	certs [32]byte // SHA-256 over each certificate's length and DER
+	roots *x509.CertPool
+	at    int64
+}
+
+func newChainKey(chain []*x509.Certificate, roots *x509.CertPool, at time.Time) chainKey {
+	h := sha256.New()
+	var n [8]byte
+	for _, c := range chain {
+		binary.BigEndian.PutUint64(n[:], uint64(len(c.Raw)))
+		h.Write(n[:])
+		h.Write(c.Raw)
+	}
+	k := chainKey{roots: roots, at: at.UnixNano()}
+	h.Sum(k.certs[:0])
+	return k
+}
+
+// verify is verifyChain, answered from the cache when it can be.
+func (cc *ChainCache) verify(chain []*x509.Certificate, roots *x509.CertPool, at time.Time) (*x509.Certificate, error) {
+	if cc == nil {
+		return verifyChain(chain, roots, at)
+	}
+	k := newChainKey(chain, roots, at)
+	cc.mu.Lock()
+	root, ok := cc.good[k]
+	cc.mu.Unlock()
+	if ok {
+		return root, nil
+	}
+	root, err := verifyChain(chain, roots, at)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if cc.good == nil {
+		cc.good = map[chainKey]*x509.Certificate{}
+	}
+	if len(cc.good) < MaxCachedChains {
+		cc.good[k] = root
+	}
+	cc.mu.Unlock()
+	return root, nil
 }
 
 // verifyChain checks the server's chain against roots at time at, and says

@@ -330,3 +330,46 @@ func TestReframedHandshake(t *testing.T) {
 		t.Fatalf("re-framed session: %v", err)
 	}
 }
+
+// A ChainCache answers only for the chain, the roots and the time it saw
+// succeed: another time or another pool verifies afresh (and fails as it
+// should), a failure is never remembered, and the cached answer is the
+// uncached one.
+func TestChainCache(t *testing.T) {
+	h2, _ := baseSessions(t)
+	p := mustPKI(t)
+	cc := &ChainCache{}
+	o := h2.options()
+	o.Chains = cc
+	plain, err := Verify(h2.Session, h2.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		r, err := Verify(h2.Session, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Checks[3] != plain.Checks[3] {
+			t.Fatalf("cached chain check %+v, uncached %+v", r.Checks[3], plain.Checks[3])
+		}
+	}
+	if len(cc.good) != 1 {
+		t.Fatalf("%d chains cached, want 1", len(cc.good))
+	}
+	expired := o
+	expired.At = testNotAfter.Add(time.Hour)
+	var inv x509.CertificateInvalidError
+	if _, err := Verify(h2.Session, expired); !errors.As(err, &inv) || inv.Reason != x509.Expired {
+		t.Errorf("expired, with a cache that holds the chain at another time: %v", err)
+	}
+	other := o
+	other.Roots = p.otherRoot
+	var ua x509.UnknownAuthorityError
+	if _, err := Verify(h2.Session, other); !errors.As(err, &ua) {
+		t.Errorf("untrusted, with a cache that holds the chain for other roots: %v", err)
+	}
+	if len(cc.good) != 1 {
+		t.Fatalf("%d chains cached after two failures, want 1", len(cc.good))
+	}
+}

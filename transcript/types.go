@@ -54,6 +54,11 @@ type Options struct {
 	// MaxStreamBytes bounds each direction and the key log; zero means
 	// DefaultMaxStreamBytes, a negative value is an error.
 	MaxStreamBytes int
+	// Chains, if set, remembers the certificate chains that verified, so
+	// that sessions sharing a chain (the connections of one proof to one
+	// endpoint) verify its signatures once. Share one between the
+	// sessions of one verification; nil verifies every chain.
+	Chains *ChainCache
 }
 
 // DefaultMaxStreamBytes bounds each direction of a session unless Options

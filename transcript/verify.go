@@ -577,7 +577,7 @@ func (v *verifier) checkCertificateChain() (string, error) {
 	if v.o.At.IsZero() {
 		return "", errf(ErrOptions, "Options.At is required: the time at which the chain must be valid")
 	}
-	root, err := verifyChain(v.res.Chain, v.o.Roots, v.o.At)
+	root, err := v.o.Chains.verify(v.res.Chain, v.o.Roots, v.o.At)
 	if err != nil {
 		return "", err
 	}

@@ -47,6 +47,8 @@ var ErrTranscript = errors.New("transcript refused")
 // the body's claim.
 func checkTranscripts(p *evidence.Proof, roots *x509.CertPool, at time.Time) ([]ProbeEvidence, error) {
 	out := make([]ProbeEvidence, 0, len(p.Body.Probes))
+	// The connections to one endpoint present one chain: verify it once.
+	chains := &transcript.ChainCache{}
 	for i := range p.Body.Probes {
 		pr := &p.Body.Probes[i]
 		pe := ProbeEvidence{Endpoint: pr.Endpoint, Hostname: pr.Hostname, Method: pr.Method, Conns: len(pr.Conns)}
@@ -70,7 +72,7 @@ func checkTranscripts(p *evidence.Proof, roots *x509.CertPool, at time.Time) ([]
 			}
 			r, err := transcript.Verify(sess, transcript.Options{
 				ServerName: pr.Hostname, Roots: roots, At: at,
-				Nonce: &nonce, ConnIndex: c.Index, EchoBase: c.EchoBase,
+				Nonce: &nonce, ConnIndex: c.Index, EchoBase: c.EchoBase, Chains: chains,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s conn %d: %w", ErrTranscript, pr.Endpoint, j, err)
