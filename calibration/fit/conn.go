@@ -1,6 +1,8 @@
 package fit
 
 import (
+	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -57,16 +59,45 @@ type connLevels struct {
 	sizes       int    // levels registered for sizes that are not powers of two
 	longest     int    // the most echoes seen on one connection
 	connections uint64 // connections seen
+
+	// The open probe: its campaign and round, the sizes of its
+	// connections so far, and the minimum of its echoes.
+	probe       bool
+	pCampaign   string
+	pRound      int
+	pShape      []int
+	pMin        float64
+	pBroken     bool
+	probeLevels map[string]*probeAcc
 }
+
+// probeAcc accumulates one probe shape's minima.
+type probeAcc struct {
+	shape []int
+	acc   *acc
+}
+
+// MaxProbeShapes bounds the probe shapes one group keeps a level for.
+const MaxProbeShapes = profile.MaxProbeLevels
 
 // next moves to the connection of s: the open one if s continues it,
 // otherwise a new one (closing the open one).
 func (c *connLevels) next(s *dataset.Sample, opts *Options) {
 	if c.open && s.Campaign == c.campaign && s.Round == c.round && s.Conn == c.conn && s.Echo == c.echo+1 {
 		c.echo = s.Echo
+		c.pShape[len(c.pShape)-1]++
 		return
 	}
+	// A probe goes on with the next connection when its echo indexes do.
+	sameProbe := c.open && s.Campaign == c.campaign && s.Round == c.round && s.Conn == c.conn+1 && s.Echo == c.echo+1
 	c.close(opts)
+	if sameProbe {
+		c.pShape = append(c.pShape, 1)
+	} else {
+		c.closeProbe(opts)
+		c.probe, c.pCampaign, c.pRound = true, s.Campaign, s.Round
+		c.pShape, c.pMin, c.pBroken = append(c.pShape[:0], 1), math.Inf(1), false
+	}
 	c.open, c.campaign, c.round, c.conn, c.echo = true, s.Campaign, s.Round, s.Conn, s.Echo
 	c.n, c.min, c.broken = 0, math.Inf(1), false
 	c.connections++
@@ -78,6 +109,7 @@ func (c *connLevels) skip(s *dataset.Sample, opts *Options) {
 	c.next(s, opts)
 	c.n++
 	c.broken = true
+	c.pBroken = true
 }
 
 // add adds a measured round trip x (every one, above the hard cap too: a
@@ -86,6 +118,7 @@ func (c *connLevels) add(s *dataset.Sample, x float64, opts *Options) {
 	c.next(s, opts)
 	c.n++
 	c.min = math.Min(c.min, x)
+	c.pMin = math.Min(c.pMin, x)
 	c.longest = max(c.longest, c.n)
 	if c.broken {
 		return
@@ -111,6 +144,35 @@ func (c *connLevels) close(opts *Options) {
 	}
 	c.sizes++
 	c.level(c.n, opts).add(c.min, min(opts.Reservoir, connReservoir), min(opts.Lowest, connLowest))
+}
+
+// closeProbe records the open probe's minimum under its shape, for probes
+// of two or more connections (a probe of one is a connection level) while
+// there is room for its shape.
+func (c *connLevels) closeProbe(opts *Options) {
+	if !c.probe {
+		return
+	}
+	c.probe = false
+	if c.pBroken || len(c.pShape) < 2 || len(c.pShape) > profile.MaxProbeConns {
+		return
+	}
+	key := fmt.Sprint(c.pShape)
+	pa, ok := c.probeLevels[key]
+	if !ok {
+		if len(c.probeLevels) >= MaxProbeShapes {
+			return
+		}
+		if c.probeLevels == nil {
+			c.probeLevels = map[string]*probeAcc{}
+		}
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		a, _ := newAcc(opts.RelErr, rand.New(rand.NewPCG(c.seed, h.Sum64())))
+		pa = &probeAcc{shape: slices.Clone(c.pShape), acc: &a}
+		c.probeLevels[key] = pa
+	}
+	pa.acc.add(c.pMin, min(opts.Reservoir, connReservoir), min(opts.Lowest, connLowest))
 }
 
 // level returns level k's accumulator, creating it.
@@ -151,13 +213,40 @@ func (f *Fitter) connMins(g *group) []profile.ConnMin {
 	}
 	var out []profile.ConnMin
 	for _, k := range ks {
-		a := c.levels[k]
-		d := f.describe(a.sketch, a.lowest, a.reservoir, a.min, a.max)
-		out = append(out, profile.ConnMin{
-			K: k, Connections: a.n,
-			MinNs: a.min, MaxNs: a.max, MeanNs: a.mean, StddevNs: math.Sqrt(a.m2 / float64(a.n-1)),
-			Quantiles: d.quantiles, Models: d.models,
-		})
+		out = append(out, f.level(c.levels[k], k, nil))
+	}
+	return out
+}
+
+// level describes one level's accumulated minima.
+func (f *Fitter) level(a *acc, k int, shape []int) profile.ConnMin {
+	d := f.describe(a.sketch, a.lowest, a.reservoir, a.min, a.max)
+	return profile.ConnMin{
+		K: k, Conns: shape, Connections: a.n,
+		MinNs: a.min, MaxNs: a.max, MeanNs: a.mean, StddevNs: math.Sqrt(a.m2 / float64(a.n-1)),
+		Quantiles: d.quantiles, Models: d.models,
+	}
+}
+
+// probeMins describes the group's probe levels that rest on at least
+// profile.MinConnections probes, in order of their shapes. The open probe
+// must have been closed (closeAll).
+func (f *Fitter) probeMins(g *group) []profile.ConnMin {
+	var keys []string
+	for key, pa := range g.conns.probeLevels {
+		if pa.acc.n >= profile.MinConnections {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	var out []profile.ConnMin
+	for _, key := range keys {
+		pa := g.conns.probeLevels[key]
+		k := 0
+		for _, n := range pa.shape {
+			k += n
+		}
+		out = append(out, f.level(pa.acc, k, pa.shape))
 	}
 	return out
 }

@@ -212,3 +212,63 @@ func TestConnLevelsKernelSkip(t *testing.T) {
 		t.Fatalf("connections per level %v, want %v", got, want)
 	}
 }
+
+// TestProbeLevels: the fitter follows whole probes too and states, per
+// probe shape of two or more connections, the distribution of the probe's
+// fastest echo, with exact extremes; single-connection probes get none.
+func TestProbeLevels(t *testing.T) {
+	api := &probes{n: 150, k: 16, endpoint: "api.westeurope.lab.test", r: rand.New(rand.NewPCG(5, 6))}
+	blob := &probes{n: 150, k: 16, perConn: 3, endpoint: "blob.westeurope.lab.test", r: rand.New(rand.NewPCG(7, 8))}
+	fr, err := NewFitter(Options{Locate: locate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for api.round < api.n || len(api.pending) > 0 {
+		for _, src := range []*probes{api, blob} {
+			for range 16 {
+				s, err := src.Read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := fr.Add(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	f, err := fr.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.Profiles {
+		p := &f.Profiles[i]
+		switch p.Endpoint {
+		case api.endpoint:
+			if len(p.ProbeMins) != 0 {
+				t.Errorf("single-connection probes got probe levels %+v", p.ProbeMins)
+			}
+		case blob.endpoint:
+			if len(p.ProbeMins) != 1 {
+				t.Fatalf("probe levels %+v", p.ProbeMins)
+			}
+			pm := p.ProbeMins[0]
+			if !slices.Equal(pm.Conns, []int{3, 3, 3, 3, 3, 1}) || pm.K != 16 || pm.Connections != 150 || p.ProbeLevel(pm.Conns) == nil {
+				t.Fatalf("probe level %v, K %d, %d probes", pm.Conns, pm.K, pm.Connections)
+			}
+			var mins []float64
+			for j := 0; j < len(blob.kept); j += 6 {
+				m := math.Inf(1)
+				for _, c := range blob.kept[j : j+6] {
+					m = math.Min(m, slices.Min(c))
+				}
+				mins = append(mins, m)
+			}
+			if pm.MinNs != slices.Min(mins) || pm.MaxNs != slices.Max(mins) {
+				t.Errorf("extremes %v, %v; want %v, %v", pm.MinNs, pm.MaxNs, slices.Min(mins), slices.Max(mins))
+			}
+			if err := f.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

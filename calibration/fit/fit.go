@@ -543,6 +543,8 @@ func (f *Fitter) fitGroup(g *group) (*profile.Profile, error) {
 	p.Outliers.MinFarBelowP01 = p.MinNs < p.Outliers.LowNs
 
 	p.ConnMins = f.connMins(g)
+	g.conns.closeProbe(&f.opts)
+	p.ProbeMins = f.probeMins(g)
 
 	margin := p.MinNs * (1 - f.opts.FloorMargin)
 	p.FloorNs = margin

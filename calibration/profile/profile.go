@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -37,6 +38,10 @@ const (
 	MaxConnLevels = 32
 	// MaxConnK bounds a connection level's echoes per connection.
 	MaxConnK = 1 << 20
+	// MaxProbeLevels bounds the probe levels (ProbeMins) of one profile,
+	// and MaxProbeConns the connections of one probe level's shape.
+	MaxProbeLevels = 8
+	MaxProbeConns  = 64
 )
 
 // Origin says where a profile's samples were measured.
@@ -230,6 +235,14 @@ type Profile struct {
 	// connection that had at least k. Sorted by increasing K; empty in
 	// version-1 files and when the samples did not show connections.
 	ConnMins []ConnMin `json:"conn_min,omitempty"`
+	// ProbeMins describe whole probes (schema version 2): a probe level is
+	// the distribution of the fastest echo of a probe whose connections
+	// had the sizes Conns, one value per calibration probe of that shape.
+	// Connections opened back to back by one probe share slow periods of
+	// the prover's machine and path, so they are not independent; a probe
+	// level measures that dependence instead of assuming it away. At most
+	// MaxProbeLevels, in no particular order, each shape once.
+	ProbeMins []ConnMin `json:"probe_min,omitempty"`
 }
 
 // ConnMin is one connection level: the distribution of M_K, the smallest
@@ -247,9 +260,14 @@ type Profile struct {
 // The first echoes' warm-up (a connection's first round trips are slower)
 // is inside every level, as it is inside every proof's connections.
 type ConnMin struct {
-	// K is the echoes per connection the level describes.
+	// K is the echoes per connection the level describes (for a probe
+	// level, the probe's echoes, the sum of Conns).
 	K int `json:"k"`
-	// Connections is how many calibration connections it rests on.
+	// Conns, for a probe level only, are the sizes of the probe's
+	// connections in order.
+	Conns []int `json:"conns,omitempty"`
+	// Connections is how many calibration connections it rests on (for a
+	// probe level, how many probes).
 	Connections uint64 `json:"connections"`
 	// MinNs and MaxNs are the exact extremes of M_K; MeanNs and StddevNs
 	// its moments.
@@ -297,6 +315,17 @@ func (p *Profile) ConnAtMost(k int) *ConnMin {
 		}
 	}
 	return out
+}
+
+// ProbeLevel returns the probe level of exactly this shape (connection
+// sizes in order), or nil.
+func (p *Profile) ProbeLevel(conns []int) *ConnMin {
+	for i := range p.ProbeMins {
+		if slices.Equal(p.ProbeMins[i].Conns, conns) {
+			return &p.ProbeMins[i]
+		}
+	}
+	return nil
 }
 
 // ConnAtLeast returns the connection level with the smallest K ≥ k, or nil.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"unicode"
 )
 
@@ -44,8 +45,8 @@ func (f *File) Validate() error {
 		if err := p.check(); err != nil {
 			errs = append(errs, &Error{Index: i, Name: p.Name(), Err: err})
 		}
-		if f.Version < 2 && len(p.ConnMins) > 0 {
-			errs = append(errs, &Error{Index: i, Name: p.Name(), Err: fmt.Errorf("conn_min needs version 2 or later (the file says %d)", f.Version)})
+		if f.Version < 2 && (len(p.ConnMins) > 0 || len(p.ProbeMins) > 0) {
+			errs = append(errs, &Error{Index: i, Name: p.Name(), Err: fmt.Errorf("conn_min and probe_min need version 2 or later (the file says %d)", f.Version)})
 		}
 		id := ident{p.Key(), p.Clock, p.Origin, p.Vantage.Name}
 		if j, dup := seen[id]; dup {
@@ -144,6 +145,7 @@ func (p *Profile) check() error {
 	}
 
 	errs = append(errs, p.checkConnMins()...)
+	errs = append(errs, p.checkProbeMins()...)
 
 	o := p.Outliers
 	if !positive(o.HardCapNs) || o.HardCapNs < p.MaxNs {
@@ -226,34 +228,85 @@ func (p *Profile) checkConnMins() []error {
 			add("k %d (want increasing values from 1 to %d)", c.K, MaxConnK)
 		}
 		prevK = max(prevK, c.K)
-		if c.Connections < MinConnections {
-			add("%w: %d connections (at least %d)", ErrTooFewSamples, c.Connections, MinConnections)
-		} else if c.K > 0 && float64(c.K)*float64(c.Connections) > echoes {
-			add("%d connections of %d echoes exceed the profile's %.0f measured samples", c.Connections, c.K, echoes)
+		if len(c.Conns) > 0 {
+			add("conns belong to probe levels")
 		}
-		if !positive(c.MinNs) || c.MinNs < p.MinNs {
-			add("min_ns %v (want a positive number ≥ the profile's min_ns %v)", c.MinNs, p.MinNs)
-		}
-		if !finite(c.MaxNs) || c.MaxNs < c.MinNs {
-			add("max_ns %v (want a number ≥ min_ns %v)", c.MaxNs, c.MinNs)
-		}
-		if !nonNegative(c.MeanNs) || !nonNegative(c.StddevNs) {
-			add("mean_ns %v, stddev_ns %v (want non-negative numbers)", c.MeanNs, c.StddevNs)
-		}
-		for _, err := range checkQuantiles(c.Quantiles, c.MinNs, c.MaxNs, RequiredConn) {
-			add("%w", err)
-		}
-		if len(c.Models) > MaxModels {
-			add("%w: %d models (at most %d)", ErrTooLarge, len(c.Models), MaxModels)
-			continue
-		}
-		for j := range c.Models {
-			if err := c.Models[j].check(c.MinNs); err != nil {
-				add("model %d (%s): %w", j, c.Models[j].Family, err)
-			}
-		}
+		p.checkLevel(c, echoes, add)
 	}
 	return errs
+}
+
+// checkProbeMins checks the probe levels: each a shape of 2 to
+// MaxProbeConns connections whose sizes add up to K, each shape once, and
+// otherwise as a connection level.
+func (p *Profile) checkProbeMins() []error {
+	if len(p.ProbeMins) > MaxProbeLevels {
+		return []error{fmt.Errorf("%w: %d probe levels (at most %d)", ErrTooLarge, len(p.ProbeMins), MaxProbeLevels)}
+	}
+	var errs []error
+	echoes := float64(p.Count) + float64(p.Outliers.AboveCap) + float64(p.Outliers.AboveTrim)
+	for i := range p.ProbeMins {
+		c := &p.ProbeMins[i]
+		add := func(format string, a ...any) {
+			errs = append(errs, fmt.Errorf("probe_min %d (k %d): %w", i, c.K, fmt.Errorf(format, a...)))
+		}
+		if len(c.Conns) < 2 || len(c.Conns) > MaxProbeConns {
+			add("%d connections (want 2 to %d; a probe of one connection is a connection level)", len(c.Conns), MaxProbeConns)
+			continue
+		}
+		sum := 0
+		for _, n := range c.Conns {
+			if n < 1 || n > MaxConnK {
+				add("a connection of %d echoes (want 1 to %d)", n, MaxConnK)
+				sum = -1
+				break
+			}
+			sum += n
+		}
+		if sum >= 0 && sum != c.K {
+			add("connections of %v echoes add up to %d, not k", c.Conns, sum)
+		}
+		for j := range i {
+			if slices.Equal(p.ProbeMins[j].Conns, c.Conns) {
+				add("the shape %v of probe level %d again", c.Conns, j)
+			}
+		}
+		p.checkLevel(c, echoes, add)
+	}
+	return errs
+}
+
+// checkLevel checks what connection and probe levels share: enough
+// connections (probes), no more echoes than the profile measured, extremes
+// within the profile's, ordered quantiles and models whose floor lies at or
+// below the level's minimum.
+func (p *Profile) checkLevel(c *ConnMin, echoes float64, add func(format string, a ...any)) {
+	if c.Connections < MinConnections {
+		add("%w: %d connections (at least %d)", ErrTooFewSamples, c.Connections, MinConnections)
+	} else if c.K > 0 && float64(c.K)*float64(c.Connections) > echoes {
+		add("%d connections of %d echoes exceed the profile's %.0f measured samples", c.Connections, c.K, echoes)
+	}
+	if !positive(c.MinNs) || c.MinNs < p.MinNs {
+		add("min_ns %v (want a positive number ≥ the profile's min_ns %v)", c.MinNs, p.MinNs)
+	}
+	if !finite(c.MaxNs) || c.MaxNs < c.MinNs {
+		add("max_ns %v (want a number ≥ min_ns %v)", c.MaxNs, c.MinNs)
+	}
+	if !nonNegative(c.MeanNs) || !nonNegative(c.StddevNs) {
+		add("mean_ns %v, stddev_ns %v (want non-negative numbers)", c.MeanNs, c.StddevNs)
+	}
+	for _, err := range checkQuantiles(c.Quantiles, c.MinNs, c.MaxNs, RequiredConn) {
+		add("%w", err)
+	}
+	if len(c.Models) > MaxModels {
+		add("%w: %d models (at most %d)", ErrTooLarge, len(c.Models), MaxModels)
+		return
+	}
+	for j := range c.Models {
+		if err := c.Models[j].check(c.MinNs); err != nil {
+			add("model %d (%s): %w", j, c.Models[j].Family, err)
+		}
+	}
 }
 
 func (m *Model) check(minNs float64) error {

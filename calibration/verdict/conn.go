@@ -21,6 +21,24 @@ type connModel struct {
 	rej   []term
 	acc   []term
 	accOf []int
+	// probe: the model is one probe level, the whole observation one draw
+	// of it; shape is the observation's connection sizes.
+	probe bool
+	shape []int
+}
+
+// newProbeModel decides with a probe level of exactly the observation's
+// shape: the observation's minimum is one draw of the level, whatever the
+// dependence between its connections, so the verdict assumes none.
+func newProbeModel(p *profile.Profile, pl *profile.ConnMin, conns []int, basis Basis) (*connModel, error) {
+	d, err := levelDist(p, pl, basis)
+	if err != nil {
+		return nil, err
+	}
+	return &connModel{
+		sizes: []int{pl.K}, levels: []int{pl.K}, basis: basis, probe: true, shape: slices.Clone(conns),
+		rej: []term{{level: pl, d: d, n: 1}}, acc: []term{{level: pl, d: d, n: 1}}, accOf: []int{0},
+	}, nil
 }
 
 // term is n connections described alike: the minimum of a level's K
@@ -297,6 +315,11 @@ func (cm *connModel) extrapolation(t float64) []string {
 	for _, r := range cm.rej {
 		s := r.d.survival(t)
 		n := float64(r.level.Connections)
+		if s*n < 1 && cm.probe {
+			out = append(out, fmt.Sprintf("at the threshold a probe of connections of %v echoes is slower with probability %.2g, beyond the resolution of the %d calibration probes of that shape (1/%d): the false-reject rate rests there on the fitted model's tail and on interpolation towards the slowest calibrated probe; about %.0f probes would let the data show it",
+				cm.shape, s, r.level.Connections, r.level.Connections, math.Ceil(10/s)))
+			continue
+		}
 		if s*n < 1 {
 			out = append(out, fmt.Sprintf("at the threshold a connection of %d echoes is slower with probability %.2g, beyond the resolution of the %d calibration connections of that level (1/%d): the false-reject rate rests there on the fitted model's tail and on interpolation towards the slowest calibrated connection; about %.0f connections would let the data show it",
 				r.level.K, s, r.level.Connections, r.level.Connections, math.Ceil(10/s)))

@@ -405,3 +405,115 @@ func TestRejectAt(t *testing.T) {
 		t.Fatalf("NaN threshold: %v", err)
 	}
 }
+
+// probeSource is a campaign of the world with slow periods shared by a
+// probe's connections: n probes on connections of the given sizes; with
+// probability 0.15 every echo of a probe is 40-80 µs slower (the
+// prover's machine busy for the whole probe), on top of the connections'
+// own shifts. draw returns one fresh probe's round trips.
+type probeSource struct {
+	w       connWorld
+	n       int
+	shape   []int
+	round   int
+	pending []dataset.Sample
+	seq     uint64
+}
+
+func (s *probeSource) draw() [][]float64 {
+	shared := 0.0
+	if s.w.r.Float64() < 0.15 {
+		shared = 40_000 + 40_000*s.w.r.Float64()
+	}
+	var out [][]float64
+	for _, k := range s.shape {
+		c := s.w.conn(k)
+		for i := range c {
+			c[i] += shared
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *probeSource) Read() (dataset.Sample, error) {
+	if len(s.pending) == 0 {
+		if s.round >= s.n {
+			return dataset.Sample{}, io.EOF
+		}
+		echo := 0
+		for j, c := range s.draw() {
+			for _, x := range c {
+				s.pending = append(s.pending, dataset.Sample{
+					Campaign: "probe", Round: s.round, Conn: j, Echo: echo,
+					Vantage: "westeurope-vm", VantageLat: amsterdam.Lat, VantageLon: amsterdam.Lon,
+					Origin: "real", Endpoint: "api.westeurope.lab.test", Provider: "lab", Region: "westeurope", Method: "h2-ping",
+					RTTNs: x,
+				})
+				echo++
+			}
+		}
+		s.round++
+	}
+	x := s.pending[0]
+	s.pending = s.pending[1:]
+	s.seq++
+	x.Seq = s.seq
+	return x, nil
+}
+
+// TestProbeLevelFRR: when a probe's connections share slow periods, the
+// connection model (which takes them as independent) rejects honest probes
+// far more often than it states, and the probe level of the proofs' shape,
+// which measures the dependence, states its rate truly.
+func TestProbeLevelFRR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fits 64,000 samples and decides 20,000 probes")
+	}
+	shape := []int{4, 4, 4, 4}
+	src := &probeSource{w: connWorld{rand.New(rand.NewPCG(51, 52))}, n: 4000, shape: shape}
+	f, err := fit.Fit(src, fit.Options{Locate: func(_, _, _ string) (profile.Location, bool) { return amsterdam, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &f.Profiles[0]
+	if p.ProbeLevel(shape) == nil {
+		t.Fatalf("no probe level: %+v", p.ProbeMins)
+	}
+	indep := *p
+	indep.ProbeMins = nil
+	const frr, trials = 0.01, 20_000
+	fresh := &probeSource{w: connWorld{rand.New(rand.NewPCG(53, 54))}, shape: shape}
+	rejected := map[string]int{}
+	var units = map[string]string{}
+	for range trials {
+		var rtts []float64
+		for _, c := range fresh.draw() {
+			rtts = append(rtts, c...)
+		}
+		for name, prof := range map[string]*profile.Profile{"probe": p, "connection": &indep} {
+			v, err := DecideConns(prof, rtts, shape, Options{FRR: frr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			units[name] = v.Unit
+			if v.Decision == Reject {
+				rejected[name]++
+			}
+		}
+	}
+	if units["probe"] != UnitProbe || units["connection"] != UnitConnection {
+		t.Fatalf("units %v", units)
+	}
+	// The probe level's own estimate rests on 4,000 calibration probes:
+	// allow its sampling error and the test's (both binomial, 3σ each).
+	sd := math.Sqrt(frr*(1-frr)/trials) + math.Sqrt(frr*(1-frr)/4000)
+	got := float64(rejected["probe"]) / trials
+	t.Logf("stated FRR %g: the probe level rejects %.4f, the connection model %.4f", frr, got, float64(rejected["connection"])/trials)
+	if got > frr+3*sd {
+		t.Errorf("probe level: realised FRR %.4f above the stated %g (+3σ %.4f)", got, frr, frr+3*sd)
+	}
+	if c := float64(rejected["connection"]) / trials; c < 2*frr {
+		t.Errorf("the connection model's realised FRR %.4f: the world's shared slow periods should push it well above %g", c, frr)
+	}
+}

@@ -81,6 +81,9 @@ const (
 	UnitConnection = "connection"
 	// UnitEcho: every echo an independent draw (the per-echo model).
 	UnitEcho = "echo"
+	// UnitProbe: the whole observation is one draw of the profile's probe
+	// level of its shape; nothing about dependence is assumed.
+	UnitProbe = "probe"
 )
 
 // Basis selects the description of honest round trips the verdict uses.
@@ -204,7 +207,8 @@ type Verdict struct {
 	MinNs     float64 `json:"min_ns"`
 	// Unit is what the verdict took as independent: UnitConnection (Conns
 	// are the echoes per connection, ConnLevels the calibrated level each
-	// connection's false-reject side was decided with, 0 for none) or
+	// connection's false-reject side was decided with, 0 for none),
+	// UnitProbe (the profile's probe level of exactly the shape Conns) or
 	// UnitEcho (the per-echo model; Limitations say why).
 	Unit       string `json:"unit"`
 	Conns      []int  `json:"conns,omitempty"`
@@ -335,11 +339,22 @@ func newConnDecider(p *profile.Profile, k int, conns []int, opts Options) (*deci
 	case opts.Order > 1:
 		dc.notes = append(dc.notes, fmt.Sprintf("the statistic is the %d-th smallest echo, which the connection levels do not describe: the verdict uses the per-echo model, which treats the echoes as independent draws and understates the false-reject rate when whole connections run slow", opts.Order))
 	default:
+		if pl := p.ProbeLevel(conns); pl != nil {
+			cm, err := newProbeModel(p, pl, conns, opts.Basis)
+			if err != nil {
+				return nil, err
+			}
+			dc.cm = cm
+			break
+		}
 		cm, notes, err := newConnModel(p, conns, opts.Basis, dc.d)
 		if err != nil {
 			return nil, err
 		}
 		dc.cm, dc.notes = cm, notes
+		if cm != nil && len(conns) > 1 {
+			dc.notes = append(dc.notes, fmt.Sprintf("the profile has no probe level for connections of %v echoes: the verdict takes the connections as independent, and connections opened back to back share slow periods of the machine and the path, so the false-reject rate is understated (in the lab, by a factor of 3 to 11 at 10⁻³); calibrate with the proofs' shape", conns))
+		}
 	}
 
 	if dc.cm != nil {
@@ -413,6 +428,14 @@ func (dc *decider) decide(rtts []float64) Verdict {
 		FARTarget: o.FARTarget,
 	}
 	switch cm := dc.cm; {
+	case cm != nil && cm.probe:
+		v.Unit, v.Conns = UnitProbe, slices.Clone(cm.shape)
+		if o.Basis != BasisEmpirical && cm.hasModels() {
+			v.FRRModel = cm.reject(dc.t, BasisModel)
+		}
+		if o.Basis != BasisModel {
+			v.FRREmpirical = cm.reject(dc.t, BasisEmpirical)
+		}
 	case cm != nil:
 		v.Unit, v.Conns, v.ConnLevels = UnitConnection, slices.Clone(cm.sizes), slices.Clone(cm.levels)
 		if o.Basis != BasisEmpirical && cm.hasModels() {

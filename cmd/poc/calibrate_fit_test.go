@@ -60,10 +60,11 @@ func TestCalibrateLabNearFar(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 50 rounds of 32 echoes on connections of 4, as the probes below
-	// carry: 1,600 samples on 400 connections, above profile.MinSamples
-	// and profile.MinConnections, so the profile has connection levels.
-	const k, rounds, per = 32, 50, tlsprobe.DefaultEchoesPerConn
+	// 110 rounds of 32 echoes on connections of 4, as the probes below
+	// carry: 3,520 samples on 880 connections in 110 probes, above
+	// profile.MinSamples and profile.MinConnections, so the profile has
+	// connection levels and a probe level of the probes' shape.
+	const k, rounds, per = 32, 110, tlsprobe.DefaultEchoesPerConn
 	conns := make([]int, k/per)
 	for i := range conns {
 		conns[i] = per
@@ -128,8 +129,8 @@ func TestCalibrateLabNearFar(t *testing.T) {
 		return rtts
 	}
 	opts := verdict.Options{Origin: profile.OriginLab}
-	// The verdict takes the probe's 8 connections as its independent
-	// units (the profile's level of 4 echoes), not each echo: whole
+	// The verdict takes the whole probe as one draw of the profile's
+	// probe level of its shape (8 connections of 4), not each echo: whole
 	// connections run slow on a shared two-core machine, and a
 	// connection's first echoes are slower. Count the campaign's own
 	// probes it rejects, for the log.
@@ -171,7 +172,7 @@ func TestCalibrateLabNearFar(t *testing.T) {
 	if near.Decision != verdict.Accept {
 		t.Fatalf("near vantage rejected %d times: %s, min %.1f µs above threshold %.1f µs", tries, near.Reason, near.MinNs/1e3, near.Threshold/1e3)
 	}
-	if near.Unit != verdict.UnitConnection {
+	if near.Unit != verdict.UnitProbe {
 		t.Fatalf("near decided per %s: %q", near.Unit, near.Limitations)
 	}
 	far, err := verdict.DecideConns(p, probe("far"), conns, opts)

@@ -66,6 +66,14 @@ type Options struct {
 // the 10 km relay's round trips that the lab's own noise decides.
 const DefaultEchoes = 32
 
+// FRR is the false-reject rate the demo's verifier states for a whole
+// proof: 10⁻², not the default 10⁻³. With a demo's 120 calibration probes
+// per endpoint, a threshold at 10⁻³ (split over two endpoints) rests on
+// the fitted tail far beyond the data, which on a shared two-core machine
+// puts it above the 10 km relay's round trips. A production verifier
+// states 10⁻³ and calibrates for it (docs/EVALUATION.md).
+const FRR = 1e-2
+
 // Region is the demo's claimed region: westeurope, where the honest prover
 // runs and which every attacker claims.
 const Region = "westeurope"
@@ -94,6 +102,10 @@ type Result struct {
 	OK       bool          `json:"ok"`
 	Profiles *profile.File `json:"-"`
 	Seconds  float64       `json:"seconds"`
+	// Echoes is K per endpoint, FRR the verifier's stated false-reject
+	// rate per proof.
+	Echoes int     `json:"echoes"`
+	FRR    float64 `json:"frr"`
 }
 
 // Run builds the lab, calibrates it, and runs every scenario.
@@ -104,7 +116,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer e.close()
-	res := &Result{World: e.lab.World.Name, Profiles: e.profiles, OK: true}
+	res := &Result{World: e.lab.World.Name, Profiles: e.profiles, OK: true, Echoes: e.echoes, FRR: FRR}
 	for _, sc := range scenarios() {
 		e.logf("scenario: %s", sc.Name)
 		sr := sc.run(e)
@@ -145,7 +157,7 @@ func setup(ctx context.Context, opts Options) (e *env, err error) {
 	}
 	samples := opts.Samples
 	if samples == 0 {
-		samples = 1920
+		samples = 3840
 	}
 	w := opts.World
 	if w == nil {
@@ -183,10 +195,15 @@ func setup(ctx context.Context, opts Options) (e *env, err error) {
 		return nil, fmt.Errorf("calibrating: %w", err)
 	}
 	e.policy = &verifier.Policy{
-		Version:    verifier.PolicyVersion,
-		TEEs:       []string{evidence.TEESim},
-		Counter:    verifier.CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15", "hypervisor-cpuid", "cntfrq"}},
-		Latency:    verifier.LatencyPolicy{Origin: string(profile.OriginLab)},
+		Version: verifier.PolicyVersion,
+		TEEs:    []string{evidence.TEESim},
+		Counter: verifier.CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15", "hypervisor-cpuid", "cntfrq"}},
+		// FRR 10⁻², not the default 10⁻³: with a demo's 120 calibration
+		// probes per endpoint, a threshold at 10⁻³ (split over two
+		// endpoints) rests on the fitted tail far beyond the data, which
+		// on this shared machine puts it above the 10 km relay's round
+		// trips. A production verifier states 10⁻³ and calibrates for it.
+		Latency:    verifier.LatencyPolicy{Origin: string(profile.OriginLab), FRR: 1e-2},
 		MAA:        &vmaa.Policy{Issuer: e.maa.URL()},
 		RequireMAA: true,
 	}

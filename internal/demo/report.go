@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"github.com/latencyproof/poc/calibration/report"
+	"github.com/latencyproof/poc/tlsprobe"
 )
 
 // WriteReport writes the demo's report to dir: the calibration report of
 // the lab profiles (RTT CDFs and FAR/FRR against distance, PNG) and
 // demo.md, the scenarios with their expected and actual verdicts.
 func WriteReport(dir string, r *Result) error {
-	rep, err := report.Build(r.Profiles, nil, report.Options{Formats: []report.Format{report.PNG}, Source: "poc demo (lab-made)"})
+	rep, err := report.Build(r.Profiles, nil, report.Options{Formats: []report.Format{report.PNG}, Source: "poc demo (lab-made)", FRR: r.FRR, Echoes: []int{r.Echoes}})
 	if err != nil {
 		return fmt.Errorf("building the calibration report: %w", err)
 	}
@@ -45,6 +46,7 @@ func WriteReport(dir string, r *Result) error {
 		fmt.Fprintf(&b, "- **%s** — %s\n", s.Scenario, s.Note)
 	}
 	b.WriteString("\n## Calibration\n\nThe profiles the verifier used, with their round-trip distributions and the false-accept and false-reject rates of a relay against its distance: [report.md](report.md).\n\n")
+	fmt.Fprintf(&b, "Each endpoint was calibrated from its region's vantage with probes of %d echoes on connections of %d, as the proofs carry them; the profiles describe whole probes of that shape, so the verdict assumes nothing about how a probe's connections depend on each other. The verifier states a false-reject rate of %g per proof: a demo's short calibration cannot support the default 10⁻³ on this shared machine without giving up the 10 km relay (docs/EVALUATION.md).\n\n", r.Echoes, tlsprobe.DefaultEchoesPerConn, r.FRR)
 	b.WriteString("Latency proves nearness, never farness: the vacuum bound is the only hard statement, and a relay in the same metro cannot be told apart from the region's own zones. See LIMITATIONS.md.\n")
 	return os.WriteFile(filepath.Join(dir, "demo.md"), []byte(b.String()), 0o644)
 }
