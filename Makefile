@@ -6,7 +6,7 @@ BIN       := bin/poc
 PKGS      := ./...
 FUZZTIME  ?= 10s
 
-.PHONY: all build test vet fmt-check bench demo fuzz-smoke fuzz clean
+.PHONY: all build test vet fmt-check bench demo eval fuzz-smoke fuzz clean
 
 all: build
 
@@ -52,6 +52,14 @@ bench:
 # The whole story on the loopback lab; the report (Markdown, PNG) goes to out/demo.
 demo: build
 	./$(BIN) demo --out out/demo
+
+# The adversarial evaluation on the lab (docs/EVALUATION.md): FAR and FRR
+# against relay distance for K = 8, 16, 32, echoes against handshakes; about
+# 4 min. Results in out/eval. POC_EVAL=1 also runs the lab FRR experiment
+# among the verdict's tests.
+eval: build
+	./$(BIN) eval --out out/eval
+	POC_EVAL=1 $(GO) test -count=1 -run '^TestLabHonestFRR$$' -v ./calibration/verdict/
 
 # Every fuzz target, briefly (CI); `make fuzz FUZZTIME=5m` for longer.
 FUZZ_TARGETS := \
