@@ -147,12 +147,18 @@ type FARAt struct {
 
 // EndpointResult is the latency appraisal of one endpoint.
 type EndpointResult struct {
-	Endpoint    string           `json:"endpoint"`
-	Provider    string           `json:"provider"`
-	Region      string           `json:"region"`
-	Method      string           `json:"method"`
-	InClaim     bool             `json:"in_claimed_region"`
-	K           int              `json:"k"`
+	Endpoint string `json:"endpoint"`
+	Provider string `json:"provider"`
+	Region   string `json:"region"`
+	Method   string `json:"method"`
+	InClaim  bool   `json:"in_claimed_region"`
+	K        int    `json:"k"`
+	// Conns are the echoes per connection; Unit what the verdict took as
+	// one independent draw: "probe" (the profile's probe level of this
+	// shape), "connection" or "echo" (whose stated FRR is optimistic; the
+	// limits say so).
+	Conns       []int            `json:"conns,omitempty"`
+	Unit        string           `json:"unit"`
 	MinRTTNs    float64          `json:"min_rtt_ns"`
 	ThresholdNs float64          `json:"threshold_ns"`
 	BoundKm     float64          `json:"vacuum_bound_km"`
@@ -617,7 +623,7 @@ func (r *run) latency(probes []ProbeEvidence, entries []datasets.Endpoint, bases
 		er := EndpointResult{
 			Endpoint: v.Endpoint, Provider: v.Provider, Region: v.Region, Method: v.Method,
 			InClaim: v.Provider == claim.Provider && v.Region == claim.Region,
-			K:       v.K, MinRTTNs: v.MinNs, ThresholdNs: v.Threshold, BoundKm: v.BoundKm,
+			K:       v.K, Conns: v.Conns, Unit: v.Unit, MinRTTNs: v.MinNs, ThresholdNs: v.Threshold, BoundKm: v.BoundKm,
 			Decision: v.Decision, Reason: v.Reason, FRR: v.FRR,
 		}
 		for _, f := range v.FAR {

@@ -247,6 +247,11 @@ func TestVerifyHonestProofAccepted(t *testing.T) {
 		t.Errorf("summary %q", res.Summary)
 	}
 	for _, ep := range res.Endpoints {
+		// 200 calibration probes of the proof's shape: each endpoint's
+		// probe is one draw of its probe level.
+		if ep.Unit != "probe" || len(ep.Conns) != 4 {
+			t.Errorf("%s decided per %q on connections %v", ep.Endpoint, ep.Unit, ep.Conns)
+		}
 		if ep.BoundKm <= 0 || ep.MinRTTNs <= 0 || ep.Decision != "accept" || len(ep.FAR) == 0 {
 			t.Errorf("endpoint %+v", ep)
 		}

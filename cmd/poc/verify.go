@@ -263,7 +263,7 @@ func printResult(w io.Writer, r *verifier.Result) {
 	if len(r.Endpoints) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "endpoint\tregion\tK\tmin RTT\tthreshold\tvacuum bound\tdecision\tFRR\tFAR at 100 km\t")
+		fmt.Fprintln(tw, "endpoint\tregion\tK\tunit\tmin RTT\tthreshold\tvacuum bound\tdecision\tFRR\tFAR at 100 km\t")
 		for _, e := range r.Endpoints {
 			far := "-"
 			for _, f := range e.FAR {
@@ -271,8 +271,8 @@ func printResult(w io.Writer, r *verifier.Result) {
 					far = fmt.Sprintf("%.1e", f.FAR)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s/%s\t%d\t%s\t%s\t%.0f km\t%s (%s)\t%.0e\t%s\t\n",
-				e.Endpoint, e.Provider, e.Region, e.K, ms(e.MinRTTNs), ms(e.ThresholdNs), e.BoundKm, e.Decision, e.Reason, e.FRR, far)
+			fmt.Fprintf(tw, "%s\t%s/%s\t%d\t%s\t%s\t%s\t%.0f km\t%s (%s)\t%.0e\t%s\t\n",
+				e.Endpoint, e.Provider, e.Region, e.K, e.Unit, ms(e.MinRTTNs), ms(e.ThresholdNs), e.BoundKm, e.Decision, e.Reason, e.FRR, far)
 		}
 		tw.Flush()
 	}
