@@ -55,7 +55,7 @@ demo: build
 
 # The adversarial evaluation on the lab (docs/EVALUATION.md): FAR and FRR
 # against relay distance for K = 8, 16, 32, echoes against handshakes; about
-# 4 min. Results in out/eval. POC_EVAL=1 also runs the lab FRR experiment
+# 5 min. Results in out/eval. POC_EVAL=1 also runs the lab FRR experiment
 # among the verdict's tests.
 eval: build
 	./$(BIN) eval --out out/eval

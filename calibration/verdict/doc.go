@@ -58,8 +58,9 @@
 // dependence is measured, not assumed (Verdict.Unit is UnitProbe). On a
 // synthetic world with slow periods shared by a probe's four connections,
 // the product of connection levels rejected 14.8% of honest probes at a
-// stated 1%, the probe level 0.95%; in the lab, the product rejected 3 to
-// 11 times its stated 10⁻³ (docs/EVALUATION.md).
+// stated 1%, the probe level 0.95%; in the lab, the product rejected up
+// to 19 times its stated 10⁻³ (about 7 times over all rows) and the probe
+// level 0 of 4,800 honest probes (docs/EVALUATION.md).
 //
 // A connection of k echoes that is not a calibrated level is bounded, not
 // modelled: levels nest (on each connection M_k only shrinks as k grows),

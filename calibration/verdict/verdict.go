@@ -353,7 +353,7 @@ func newConnDecider(p *profile.Profile, k int, conns []int, opts Options) (*deci
 		}
 		dc.cm, dc.notes = cm, notes
 		if cm != nil && len(conns) > 1 {
-			dc.notes = append(dc.notes, fmt.Sprintf("the profile has no probe level for connections of %v echoes: the verdict takes the connections as independent, and connections opened back to back share slow periods of the machine and the path, so the false-reject rate is understated (in the lab, by a factor of 3 to 11 at 10⁻³); calibrate with the proofs' shape", conns))
+			dc.notes = append(dc.notes, fmt.Sprintf("the profile has no probe level for connections of %v echoes: the verdict takes the connections as independent, and connections opened back to back share slow periods of the machine and the path, so the false-reject rate is understated (in the lab, by a factor of 3 to 19 at 10⁻³); calibrate with the proofs' shape", conns))
 		}
 	}
 

@@ -21,12 +21,14 @@ func evalCommand() *cli.Command {
 			"of one region with an HTTP/2 endpoint, an honest vantage and relay vantages 1 to\n" +
 			"200 km away (vacuum-equivalent), and runs calibration, honest and relay probes of\n" +
 			"32 echoes on connections of 4 in one shuffled order. Fits lab profiles (echoes\n" +
-			"with connection levels; handshakes), decides every probe for K = 8, 16 and 32 at\n" +
-			"FRR 1e-3, and reports the measured rates (95% Clopper-Pearson intervals) beside\n" +
-			"the predicted FAR(d) and resolution (FAR 1e-6), for echoes and for handshake-only\n" +
-			"timing on the same paths. With --out, writes eval.md, eval.json, probes.jsonl,\n" +
-			"the worlds, the profiles and PNG figures. A full run takes a few minutes; --quick\n" +
-			"(for CI) under a minute, with too few probes for anything but the structure.\n" +
+			"with connection levels and a probe level per K; handshakes), decides every probe\n" +
+			"for K = 8, 16 and 32 at FRR 1e-3 with the probe level (the verdict), the\n" +
+			"connection model and the per-echo model, and reports the measured rates (95%\n" +
+			"Clopper-Pearson intervals) beside the predicted FAR(d) and resolution (FAR 1e-6),\n" +
+			"for echoes and for handshake-only timing on the same paths. With --out, writes\n" +
+			"eval.md, eval.json, probes.jsonl, the worlds, the profiles and PNG figures. A\n" +
+			"full run takes about five minutes on two cores; --quick (for CI) under a\n" +
+			"minute, with too few probes for anything but the structure.\n" +
 			"Progress goes to stderr. Lab-made figures: nothing here is measured in a cloud.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "write the report to `DIR`"},
@@ -77,22 +79,23 @@ func printEval(w io.Writer, r *eval.Result) {
 	fmt.Fprintf(w, "per regime: %d calibration, %d honest, %d relay probes per distance; stated FRR %g; resolution at FAR %g (vacuum-equivalent km)\n\n",
 		r.CalibrationProbes, r.HonestProbes, r.RelayProbes, r.FRR, r.FARTarget)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "regime\tK\tthreshold\thonest rejected\tresolution\tmeasured: no relay passed from\tdependence-free: resolution\trejected\tK handshakes\tK/4 handshakes\tper-echo model rejected")
+	fmt.Fprintln(tw, "regime\tK\tprobe level: threshold\thonest rejected\tresolution\tmeasured: no relay passed from\tconnection model: resolution\trejected\tper-echo model: resolution\trejected\tdependence-free: resolution\trejected\tK handshakes\tK/4 handshakes")
 	for i := range r.Regimes {
 		rr := &r.Regimes[i]
 		for _, k := range r.Ks {
-			e, h, hc := rr.Row(eval.MethodEchoes, k), rr.Row(eval.MethodHandshakesRTTs, k), rr.Row(eval.MethodHandshakesConns, k)
-			pe, oc := rr.Row(eval.MethodPerEcho, k), rr.Row(eval.MethodOneConn, k)
-			if e == nil || h == nil || hc == nil || pe == nil || oc == nil {
+			pl, cm, pe, oc := rr.Row(eval.MethodProbeLevel, k), rr.Row(eval.MethodConnModel, k), rr.Row(eval.MethodPerEcho, k), rr.Row(eval.MethodOneConn, k)
+			h, hc := rr.Row(eval.MethodHandshakesRTTs, k), rr.Row(eval.MethodHandshakesConns, k)
+			if pl == nil || cm == nil || pe == nil || oc == nil || h == nil || hc == nil {
 				continue
 			}
 			refused := "-"
-			if e.RefusedKm > 0 {
-				refused = fmt.Sprintf("%g km (FAR ≤ %.2g)", e.RefusedKm, e.RefusedFARUpper)
+			if pl.RefusedKm > 0 {
+				refused = fmt.Sprintf("%g km (FAR ≤ %.2g)", pl.RefusedKm, pl.RefusedFARUpper)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.1f µs\t%d/%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%d/%d\n", rr.Regime.Name, k, e.ThresholdNs/1e3,
-				e.Rejected.X, e.Rejected.N, evalKm(e.ResolutionKm), refused, evalKm(oc.ResolutionKm), oc.Rejected.X, oc.Rejected.N,
-				evalKm(h.ResolutionKm), evalKm(hc.ResolutionKm), pe.Rejected.X, pe.Rejected.N)
+			fmt.Fprintf(tw, "%s\t%d\t%.1f µs\t%d/%d\t%s\t%s\t%s\t%d/%d\t%s\t%d/%d\t%s\t%d/%d\t%s\t%s\n", rr.Regime.Name, k, pl.ThresholdNs/1e3,
+				pl.Rejected.X, pl.Rejected.N, evalKm(pl.ResolutionKm), refused, evalKm(cm.ResolutionKm), cm.Rejected.X, cm.Rejected.N,
+				evalKm(pe.ResolutionKm), pe.Rejected.X, pe.Rejected.N, evalKm(oc.ResolutionKm), oc.Rejected.X, oc.Rejected.N,
+				evalKm(h.ResolutionKm), evalKm(hc.ResolutionKm))
 		}
 	}
 	tw.Flush()

@@ -45,6 +45,9 @@ func TestEvalQuick(t *testing.T) {
 		if len(rr.Calibration.Levels) == 0 || rr.Calibration.Levels[len(rr.Calibration.Levels)-1] != eval.EchoesPerConn {
 			t.Errorf("%s: connection levels %v", name, rr.Calibration.Levels)
 		}
+		if len(rr.Calibration.ProbeLevels) != len(res.Ks) {
+			t.Errorf("%s: probe levels %+v, want one per K", name, rr.Calibration.ProbeLevels)
+		}
 		for _, m := range eval.Methods {
 			for _, k := range res.Ks {
 				row := rr.Row(m, k)
@@ -54,13 +57,13 @@ func TestEvalQuick(t *testing.T) {
 				if len(row.Points) != len(res.DistancesKm) || len(row.Curve) == 0 || row.ThresholdNs <= 0 {
 					t.Errorf("%s %s K=%d: %d points, %d curve points, threshold %v", name, m, k, len(row.Points), len(row.Curve), row.ThresholdNs)
 				}
-				if m == eval.MethodEchoes && row.Unit != "connection" {
-					t.Errorf("%s K=%d: the verdict decided per %s", name, k, row.Unit)
+				if want := map[string]string{eval.MethodProbeLevel: "probe", eval.MethodConnModel: "connection", eval.MethodPerEcho: "echo"}[m]; want != "" && row.Unit != want {
+					t.Errorf("%s %s K=%d: decided per %s, want %s", name, m, k, row.Unit, want)
 				}
 				if row.Rejected.N != res.HonestProbes && m != eval.MethodHandshakesRTTs && m != eval.MethodHandshakesOneConn {
 					t.Errorf("%s %s K=%d: %d honest observations, want %d", name, m, k, row.Rejected.N, res.HonestProbes)
 				}
-				if m != eval.MethodEchoes {
+				if m != eval.MethodProbeLevel {
 					continue
 				}
 				t.Logf("%s K=%d: threshold %.1f µs, honest rejected %d/%d, resolution %.1f km, no relay passed from %g km",
@@ -101,7 +104,7 @@ func TestEvalQuick(t *testing.T) {
 	// The table form, and usage errors.
 	var tab bytes.Buffer
 	printEval(&tab, &res)
-	for _, w := range []string{"same-zone", "cross-zone", "K/4 handshakes"} {
+	for _, w := range []string{"same-zone", "cross-zone", "probe level", "connection model", "K/4 handshakes"} {
 		if !bytes.Contains(tab.Bytes(), []byte(w)) {
 			t.Errorf("the table lacks %q:\n%s", w, tab.String())
 		}

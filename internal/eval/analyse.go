@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -16,36 +17,62 @@ import (
 
 // Methods: what a row's verdict times and how it models it.
 const (
-	// MethodEchoes is the project's verdict: the minimum of K echoes on
-	// K/4 connections, connections independent (the profile's connection
-	// levels).
-	MethodEchoes = "echoes"
+	// MethodProbeLevel is the project's verdict as it decides proofs: the
+	// minimum of K echoes on K/4 connections, decided with the full fitted
+	// profile, which has a probe level of exactly that shape (the
+	// distribution of a whole calibration probe's fastest echo), so the
+	// verdict's unit is the probe and it assumes nothing about the
+	// dependence between connections.
+	MethodProbeLevel = "echoes-probe-level"
+	// MethodConnModel decides the same probes with the profile's
+	// connection levels only (its probe levels removed): connections
+	// taken as independent, each described by its calibrated level.
+	MethodConnModel = "echoes-connection-model"
+	// MethodPerEcho decides the same probes with the per-echo model (the
+	// profile without its connection and probe levels): every echo an
+	// independent draw.
+	MethodPerEcho = "echoes-per-echo-model"
 	// MethodOneConn decides the same probes taking all K echoes as one
 	// connection: the false-reject side then rests on the first
 	// connection's calibrated level alone (the fastest of K echoes is never
 	// slower than the fastest of the first 4), so the stated FRR holds
-	// whatever the dependence between connections, at the price of
-	// resolution (and false-accept rates bounded with a union bound).
+	// whatever the dependence between connections, without a probe level,
+	// at the price of resolution (and false-accept rates bounded with a
+	// union bound).
 	MethodOneConn = "echoes-dependence-free"
+	// MethodHandshakesRTTs times K handshakes, as many round trips as the
+	// echoes (from consecutive probes of the same vantage), handshakes
+	// taken as independent (the handshake profile has no levels).
+	MethodHandshakesRTTs = "handshakes-same-rtts"
 	// MethodHandshakesOneConn decides K handshakes by their minimum as if
 	// it were one handshake (so the stated FRR holds whatever their
 	// dependence), with the relay's K tries counted by the union bound:
 	// the handshakes' counterpart of MethodOneConn.
 	MethodHandshakesOneConn = "handshakes-dependence-free"
-	// MethodPerEcho decides the same probes with the per-echo model (the
-	// profile without its connection levels): every echo an independent
-	// draw.
-	MethodPerEcho = "echoes-per-echo-model"
 	// MethodHandshakesConns times only the probe's own handshakes, one per
-	// connection: C = K/4 of them.
+	// connection: C = K/4 of them, taken as independent.
 	MethodHandshakesConns = "handshakes-same-conns"
-	// MethodHandshakesRTTs times K handshakes, as many round trips as the
-	// echoes (from consecutive probes of the same vantage).
-	MethodHandshakesRTTs = "handshakes-same-rtts"
 )
 
 // Methods lists the methods in report order.
-var Methods = []string{MethodEchoes, MethodOneConn, MethodPerEcho, MethodHandshakesRTTs, MethodHandshakesOneConn, MethodHandshakesConns}
+var Methods = []string{MethodProbeLevel, MethodConnModel, MethodPerEcho, MethodOneConn, MethodHandshakesRTTs, MethodHandshakesOneConn, MethodHandshakesConns}
+
+// methodUnit is the verdict unit each method must decide with; the
+// evaluation fails when a decision used another (a missing probe level,
+// above all, must not pass for one).
+var methodUnit = map[string]string{
+	MethodProbeLevel:        verdict.UnitProbe,
+	MethodConnModel:         verdict.UnitConnection,
+	MethodPerEcho:           verdict.UnitEcho,
+	MethodOneConn:           verdict.UnitConnection,
+	MethodHandshakesRTTs:    verdict.UnitEcho,
+	MethodHandshakesOneConn: UnitUnion,
+	MethodHandshakesConns:   verdict.UnitEcho,
+}
+
+// ErrUnit is wrapped when a decision used another unit than its method's:
+// above all, when the verdict found no probe level for a K.
+var ErrUnit = errors.New("the verdict decided with another unit than the method's")
 
 // Rate is a measured proportion: X of N, with its exact (Clopper–Pearson)
 // two-sided interval at Confidence.
@@ -116,11 +143,16 @@ type Row struct {
 	Conns int    `json:"conns"`
 	Unit  string `json:"unit"`
 
-	ThresholdNs  float64 `json:"threshold_ns"`
-	FloorNs      float64 `json:"floor_ns"`
-	StatedFRR    float64 `json:"stated_frr"`
-	FRRModel     float64 `json:"frr_model,omitempty"`
-	FRREmpirical float64 `json:"frr_empirical,omitempty"`
+	ThresholdNs float64 `json:"threshold_ns"`
+	// ThresholdModelNs and ThresholdEmpiricalNs are the thresholds the
+	// fitted model and the empirical quantiles alone give (0 when not
+	// computed); the conservative basis takes the larger.
+	ThresholdModelNs     float64 `json:"threshold_model_ns,omitempty"`
+	ThresholdEmpiricalNs float64 `json:"threshold_empirical_ns,omitempty"`
+	FloorNs              float64 `json:"floor_ns"`
+	StatedFRR            float64 `json:"stated_frr"`
+	FRRModel             float64 `json:"frr_model,omitempty"`
+	FRREmpirical         float64 `json:"frr_empirical,omitempty"`
 	// Rejected is the honest probes the verdict rejected (the measured
 	// FRR); TooFast how many of those were "too fast".
 	Rejected Rate `json:"rejected"`
@@ -145,19 +177,24 @@ type Row struct {
 	Limitations []string `json:"limitations,omitempty"`
 }
 
-// ModelRow compares the connection model with the per-echo model on the
-// same honest probes at one stated FRR.
+// ModelRow compares the three echo models on the same honest probes at
+// one stated FRR: the probe level (the verdict), the connection model and
+// the per-echo model.
 type ModelRow struct {
-	K                  int     `json:"k"`
-	StatedFRR          float64 `json:"stated_frr"`
-	ConnThresholdNs    float64 `json:"conn_threshold_ns"`
-	PerEchoThresholdNs float64 `json:"per_echo_threshold_ns"`
-	ConnRejected       Rate    `json:"conn_rejected"`
-	PerEchoRejected    Rate    `json:"per_echo_rejected"`
-	// ConnResolutionKm and PerEchoResolutionKm are the predicted
-	// resolutions at this FRR (the per-echo one is optimistic).
-	ConnResolutionKm    float64 `json:"conn_resolution_km"`
-	PerEchoResolutionKm float64 `json:"per_echo_resolution_km"`
+	K         int       `json:"k"`
+	StatedFRR float64   `json:"stated_frr"`
+	Probe     ModelCell `json:"probe_level"`
+	Conn      ModelCell `json:"connection_model"`
+	PerEcho   ModelCell `json:"per_echo_model"`
+}
+
+// ModelCell is one model's threshold, the honest probes it rejected and
+// its predicted resolution at the row's stated FRR.
+type ModelCell struct {
+	Unit         string  `json:"unit"`
+	ThresholdNs  float64 `json:"threshold_ns"`
+	Rejected     Rate    `json:"rejected"`
+	ResolutionKm float64 `json:"resolution_km"`
 }
 
 // Summary are a few quantiles of round trips, in ns.
@@ -357,9 +394,25 @@ type Calibration struct {
 	Echo      Summary `json:"echo"`
 	Handshake Summary `json:"handshake"`
 	Levels    []int   `json:"levels"`
+	// ProbeLevels are the echo profile's probe levels: one per K, the
+	// shape of K/4 connections of 4.
+	ProbeLevels []ProbeLevel `json:"probe_levels"`
 	// EchoModel and HandshakeModel are the best fitted families.
 	EchoModel      string `json:"echo_model,omitempty"`
 	HandshakeModel string `json:"handshake_model,omitempty"`
+}
+
+// ProbeLevel describes one probe level of the echo profile.
+type ProbeLevel struct {
+	K      int    `json:"k"`
+	Conns  []int  `json:"conns"`
+	Probes uint64 `json:"probes"`
+	// P999Ns is the level's stated 0.999 quantile when the calibration
+	// states it (at least 1,000 probes), else 0; MaxNs the slowest
+	// calibration probe's minimum.
+	P999Ns float64 `json:"p999_ns,omitempty"`
+	MaxNs  float64 `json:"max_ns"`
+	Model  string  `json:"model,omitempty"`
 }
 
 // RegimeResult is one regime's evaluation.
@@ -450,8 +503,10 @@ func analyse(o Options, r Regime, recs []ProbeRecord) (*RegimeResult, error) {
 	rr.Honest = summarise(hx)
 	rr.Dependence = dependence(recs)
 
-	echoP := &ep.Profiles[0]
-	perEcho := *echoP
+	full := &ep.Profiles[0]
+	conn := *full
+	conn.ProbeMins = nil
+	perEcho := conn
 	perEcho.ConnMins = nil
 	hsP := &hp.Profiles[0]
 	for _, method := range Methods {
@@ -459,18 +514,20 @@ func analyse(o Options, r Regime, recs []ProbeRecord) (*RegimeResult, error) {
 			var row *Row
 			var err error
 			switch method {
-			case MethodEchoes:
-				row, err = decideRow(o, method, echoP, k, honest, relay, echoObs, false)
-			case MethodOneConn:
-				row, err = decideRow(o, method, echoP, k, honest, relay, oneConnObs, false)
+			case MethodProbeLevel:
+				row, err = decideRow(o, method, full, k, honest, relay, echoObs, false)
+			case MethodConnModel:
+				row, err = decideRow(o, method, &conn, k, honest, relay, echoObs, false)
 			case MethodPerEcho:
 				row, err = decideRow(o, method, &perEcho, k, honest, relay, echoObs, false)
-			case MethodHandshakesConns:
-				row, err = decideRow(o, method, hsP, k, honest, relay, handshakeConnObs, false)
+			case MethodOneConn:
+				row, err = decideRow(o, method, &conn, k, honest, relay, oneConnObs, false)
 			case MethodHandshakesRTTs:
 				row, err = decideRow(o, method, hsP, k, honest, relay, handshakeRTTObs, false)
 			case MethodHandshakesOneConn:
 				row, err = decideRow(o, method, hsP, k, honest, relay, handshakeRTTObs, true)
+			case MethodHandshakesConns:
+				row, err = decideRow(o, method, hsP, k, honest, relay, handshakeConnObs, false)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s, K = %d: %w", method, k, err)
@@ -479,15 +536,15 @@ func analyse(o Options, r Regime, recs []ProbeRecord) (*RegimeResult, error) {
 		}
 	}
 	for _, k := range o.Ks {
-		if row := rr.Row(MethodEchoes, k); row != nil {
+		if row := rr.Row(MethodConnModel, k); row != nil {
 			rr.Independence = append(rr.Independence, independence(k, row.ThresholdNs, calib, honest))
 		}
 	}
 	for _, k := range o.Ks {
 		for _, frr := range []float64{FRR, AltFRR} {
-			m, err := compareModels(o, echoP, &perEcho, k, frr, honest)
+			m, err := compareModels(full, &conn, &perEcho, k, frr, honest)
 			if err != nil {
-				return nil, fmt.Errorf("connection vs per-echo model, K = %d: %w", k, err)
+				return nil, fmt.Errorf("probe level, connection and per-echo models, K = %d: %w", k, err)
 			}
 			rr.Models = append(rr.Models, *m)
 		}
@@ -495,9 +552,16 @@ func analyse(o Options, r Regime, recs []ProbeRecord) (*RegimeResult, error) {
 	return rr, nil
 }
 
-// fitProfiles fits the echo profile (with connection levels) and the
-// handshake profile (one handshake per connection: no levels) from the
-// calibration probes.
+// fitProfiles fits the echo profile (with connection and probe levels)
+// and the handshake profile (one handshake per connection: no levels) from
+// the calibration probes.
+//
+// Every calibration probe has KMax echoes, so the echo fitter sees one
+// probe shape, KMax/4 connections of 4. The probe levels of a smaller K
+// come from the same probes' first K/4 connections (exactly what a probe
+// of K echoes measures, and what the evaluation decides for K), fitted
+// apart so that no echo counts twice in the echo profile, and are added to
+// it. The analysis fails unless every K has its probe level.
 func fitProfiles(o Options, r Regime, calib []ProbeRecord, c *Calibration) (echo, hs *profile.File, err error) {
 	host := Service + "." + Region + "." + lab.Domain
 	locate := func(_, _, _ string) (profile.Location, bool) {
@@ -518,13 +582,27 @@ func fitProfiles(o Options, r Regime, calib []ProbeRecord, c *Calibration) (echo
 	if err != nil {
 		return nil, nil, err
 	}
+	// The probe levels of K < KMax: each calibration probe's first K
+	// echoes, a probe of their own (campaign per K).
+	var prefixKs []int
+	for _, k := range o.Ks {
+		if k < o.kMax() {
+			prefixKs = append(prefixKs, k)
+		}
+	}
+	var fp *fit.Fitter
+	if len(prefixKs) > 0 {
+		if fp, err = fit.NewFitter(fit.Options{Locate: locate, Seed: o.Seed, Provenance: prov(fmt.Sprintf("probe levels of K = %v (each probe's first K echoes)", prefixKs))}); err != nil {
+			return nil, nil, err
+		}
+	}
 	base := dataset.Sample{
 		Vantage: HonestVantage, VantageProvider: "lab", VantageRegion: Region, VantageLat: RegionLat, VantageLon: RegionLon,
 		Origin: string(profile.OriginLab), Endpoint: host, Provider: "lab", Region: Region, Hostname: host, Port: 443,
 		Method: dataset.MethodH2Ping,
 	}
 	var echoes, handshakes []float64
-	seq, hseq := uint64(0), uint64(0)
+	seq, hseq, pseq := uint64(0), uint64(0), uint64(0)
 	for round, rec := range calib {
 		echo := 0
 		for ci, n := range rec.Conns {
@@ -550,6 +628,21 @@ func fitProfiles(o Options, r Regime, calib []ProbeRecord, c *Calibration) (echo
 			handshakes = append(handshakes, s.RTTNs)
 			hseq++
 		}
+		for _, k := range prefixKs {
+			echo := 0
+			for ci, n := range rec.Conns {
+				for range min(n, k-echo) {
+					s := base
+					s.Campaign, s.Seq, s.Round, s.Conn, s.Echo = fmt.Sprintf("eval-%s-k%d", r.Name, k), pseq, round, ci, echo
+					s.RTTNs, s.Time = rec.EchoNs[echo], rec.Time
+					if err := fp.Add(s); err != nil {
+						return nil, nil, fmt.Errorf("fitting probe levels: %w", err)
+					}
+					pseq++
+					echo++
+				}
+			}
+		}
 	}
 	c.Connections = len(handshakes)
 	c.Echo, c.Handshake = summarise(echoes), summarise(handshakes)
@@ -562,16 +655,62 @@ func fitProfiles(o Options, r Regime, calib []ProbeRecord, c *Calibration) (echo
 	if len(echo.Profiles) != 1 || len(hs.Profiles) != 1 {
 		return nil, nil, fmt.Errorf("fitted %d echo and %d handshake profiles, want one each", len(echo.Profiles), len(hs.Profiles))
 	}
-	for _, l := range echo.Profiles[0].ConnMins {
+	ep := &echo.Profiles[0]
+	if fp != nil {
+		pf, err := fp.File()
+		if err != nil {
+			return nil, nil, fmt.Errorf("fitting probe levels: %w", err)
+		}
+		if len(pf.Profiles) != 1 {
+			return nil, nil, fmt.Errorf("fitted %d probe-level profiles, want one", len(pf.Profiles))
+		}
+		for _, pl := range pf.Profiles[0].ProbeMins {
+			if ep.ProbeLevel(pl.Conns) == nil {
+				ep.ProbeMins = append(ep.ProbeMins, pl)
+			}
+		}
+		slices.SortFunc(ep.ProbeMins, func(a, b profile.ConnMin) int { return a.K - b.K })
+		if err := echo.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("the echo profile with the probe levels of K = %v: %w", prefixKs, err)
+		}
+	}
+	for _, l := range ep.ConnMins {
 		c.Levels = append(c.Levels, l.K)
 	}
-	if m := echo.Profiles[0].Model(); m != nil {
+	// A probe level per K, or the evaluation cannot say what the verdict
+	// does with proofs of that shape.
+	for _, k := range o.Ks {
+		shape := probeShape(k)
+		pl := ep.ProbeLevel(shape)
+		if pl == nil {
+			return nil, nil, fmt.Errorf("%w: the echo profile has no probe level for connections of %v (K = %d) from %d calibration probes (a level needs %d probes of its shape)",
+				ErrUnit, shape, k, len(calib), profile.MinConnections)
+		}
+		lv := ProbeLevel{K: pl.K, Conns: slices.Clone(pl.Conns), Probes: pl.Connections, MaxNs: pl.MaxNs}
+		if q, ok := pl.Quantile(0.999); ok {
+			lv.P999Ns = q
+		}
+		if m := pl.Model(); m != nil {
+			lv.Model = string(m.Family)
+		}
+		c.ProbeLevels = append(c.ProbeLevels, lv)
+	}
+	if m := ep.Model(); m != nil {
 		c.EchoModel = string(m.Family)
 	}
 	if m := hs.Profiles[0].Model(); m != nil {
 		c.HandshakeModel = string(m.Family)
 	}
 	return echo, hs, nil
+}
+
+// probeShape is the shape of a probe of K echoes: K/4 connections of 4.
+func probeShape(k int) []int {
+	out := make([]int, k/EchoesPerConn)
+	for i := range out {
+		out[i] = EchoesPerConn
+	}
+	return out
 }
 
 // obs is one observation to decide: round trips and their connections
@@ -713,6 +852,10 @@ func decideRow(o Options, method string, p *profile.Profile, k int, honest []Pro
 			return nil, err
 		}
 	}
+	unit := ref.Unit
+	if want := methodUnit[method]; !union && want != "" && unit != want {
+		return nil, fmt.Errorf("%w: %s decided per %s, want %s; limitations: %q", ErrUnit, method, unit, want, ref.Limitations)
+	}
 	if union {
 		for i := range ref.FAR {
 			ref.FAR[i].FAR = math.Min(1, float64(shape.n)*ref.FAR[i].FAR)
@@ -722,7 +865,7 @@ func decideRow(o Options, method string, p *profile.Profile, k int, honest []Pro
 	}
 	row := &Row{
 		Method: method, K: k, Timed: len(shape.rtts), Conns: len(shape.conns), Unit: ref.Unit,
-		ThresholdNs: ref.Threshold, FloorNs: ref.FloorNs, StatedFRR: ref.FRR, FRRModel: ref.FRRModel, FRREmpirical: ref.FRREmpirical,
+		ThresholdNs: ref.Threshold, ThresholdModelNs: ref.ThresholdModel, ThresholdEmpiricalNs: ref.ThresholdEmpirical, FloorNs: ref.FloorNs, StatedFRR: ref.FRR, FRRModel: ref.FRRModel, FRREmpirical: ref.FRREmpirical,
 		ResolutionKm: finite(ref.ResolutionKm), MaxRelayKm: finite(ref.MaxRelayKm), Limitations: ref.Limitations,
 	}
 	for _, f := range ref.FAR {
@@ -731,7 +874,11 @@ func decideRow(o Options, method string, p *profile.Profile, k int, honest []Pro
 	quiet := opts
 	quiet.DistancesKm = []float64{}
 	decide := func(ob obs) (verdict.Verdict, error) {
-		return verdict.DecideConns(p, ob.rtts, ob.conns, quiet)
+		v, err := verdict.DecideConns(p, ob.rtts, ob.conns, quiet)
+		if err == nil && v.Unit != unit {
+			err = fmt.Errorf("%w: %s decided a probe of connections %v per %s, the reference per %s", ErrUnit, method, ob.conns, v.Unit, unit)
+		}
+		return v, err
 	}
 	rejected := 0
 	for _, ob := range hobs {
@@ -778,41 +925,39 @@ func decideRow(o Options, method string, p *profile.Profile, k int, honest []Pro
 	return row, nil
 }
 
-// compareModels decides the honest probes with the connection model and
-// the per-echo model at one stated FRR.
-func compareModels(o Options, conn, perEcho *profile.Profile, k int, frr float64, honest []ProbeRecord) (*ModelRow, error) {
+// compareModels decides the honest probes with the probe level (the full
+// profile), the connection model and the per-echo model at one stated FRR.
+func compareModels(full, conn, perEcho *profile.Profile, k int, frr float64, honest []ProbeRecord) (*ModelRow, error) {
 	hobs := echoObs(honest, k)
 	if len(hobs) == 0 {
 		return nil, fmt.Errorf("no honest observation")
 	}
 	opts := verdict.Options{FRR: frr, FARTarget: FARTarget, Origin: profile.OriginLab, DistancesKm: []float64{}}
 	m := &ModelRow{K: k, StatedFRR: frr}
-	rc, re := 0, 0
-	for i, ob := range hobs {
-		vc, err := verdict.DecideConns(conn, ob.rtts, ob.conns, opts)
-		if err != nil {
-			return nil, err
+	models := []struct {
+		p    *profile.Profile
+		unit string
+		cell *ModelCell
+	}{{full, verdict.UnitProbe, &m.Probe}, {conn, verdict.UnitConnection, &m.Conn}, {perEcho, verdict.UnitEcho, &m.PerEcho}}
+	for _, md := range models {
+		rejected := 0
+		for i, ob := range hobs {
+			v, err := verdict.DecideConns(md.p, ob.rtts, ob.conns, opts)
+			if err != nil {
+				return nil, err
+			}
+			if v.Unit != md.unit {
+				return nil, fmt.Errorf("%w: decided per %s, want %s; limitations: %q", ErrUnit, v.Unit, md.unit, v.Limitations)
+			}
+			if i == 0 {
+				md.cell.Unit, md.cell.ThresholdNs, md.cell.ResolutionKm = v.Unit, v.Threshold, finite(v.ResolutionKm)
+			}
+			if v.Decision == verdict.Reject {
+				rejected++
+			}
 		}
-		ve, err := verdict.DecideConns(perEcho, ob.rtts, ob.conns, opts)
-		if err != nil {
-			return nil, err
-		}
-		if vc.Unit != verdict.UnitConnection {
-			return nil, fmt.Errorf("the connection model decided per %s: %q", vc.Unit, vc.Limitations)
-		}
-		if i == 0 {
-			m.ConnThresholdNs, m.PerEchoThresholdNs = vc.Threshold, ve.Threshold
-			m.ConnResolutionKm, m.PerEchoResolutionKm = finite(vc.ResolutionKm), finite(ve.ResolutionKm)
-		}
-		if vc.Decision == verdict.Reject {
-			rc++
-		}
-		if ve.Decision == verdict.Reject {
-			re++
-		}
+		md.cell.Rejected = NewRate(rejected, len(hobs), Confidence)
 	}
-	m.ConnRejected = NewRate(rc, len(hobs), Confidence)
-	m.PerEchoRejected = NewRate(re, len(hobs), Confidence)
 	return m, nil
 }
 

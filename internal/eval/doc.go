@@ -39,25 +39,38 @@
 // # The decisions
 //
 // Calibration samples are fitted with calibration/fit into a lab profile
-// with connection levels, and every evaluation probe is decided with
-// verdict.DecideConns at the stated FRR (10⁻³), as the verifier decides a
-// proof. Beside it, on the same probes: the per-echo model (the same
-// profile without its connection levels), and two handshake-only
-// verdicts, from a profile fitted on the calibration probes' handshake
-// times (ClientHello written to server Finished, one value per connection,
-// so a per-echo model): one with the probe's own C = K/4 handshakes, one
-// with K handshakes (the same number of timed round trips as the echoes,
-// taken from consecutive probes of the same vantage).
+// with connection levels and probe levels. Every calibration probe has
+// KMax echoes, so the fitter sees one probe shape (KMax/4 connections of
+// 4); the probe levels of smaller K are fitted apart from the same
+// probes' first K/4 connections (what a probe of K echoes measures, and
+// what the evaluation decides for K) and added to the profile. Every K
+// must have its probe level: the analysis fails with ErrUnit otherwise,
+// and whenever a decision's unit is not its method's.
 //
-// Two more rows make the stated FRR checkable against dependence between
-// connections: the same probes decided with all K echoes taken as one
-// connection (the FRR then rests on the first connection alone, so it
-// holds whatever the dependence: "dependence-free"), and the K handshakes
-// decided by their minimum as one handshake with the relay's K tries
-// counted by the union bound. IndependenceRow compares, at the verdict's
-// threshold, what independence predicts for all C connections being slow
-// with what the honest probes show, and Dependence gives the rank
-// correlations of connection minima within and across probes.
+// Every evaluation probe is then decided at the stated FRR (10⁻³) with
+// verdict.DecideConns, as the verifier decides a proof, by three echo
+// models on the same probes: the probe level (the full profile: the
+// probe's minimum is one draw of the calibrated distribution of a whole
+// probe's minimum, unit probe; the verdict), the connection model (the
+// profile without its probe levels: connections independent, unit
+// connection) and the per-echo model (without connection levels either:
+// echoes independent, unit echo). Beside them, a dependence-free row (all
+// K echoes taken as one connection: the FRR then rests on the first
+// connection alone, so it holds whatever the dependence, without a probe
+// level), and handshake-only verdicts from a profile fitted on the
+// calibration probes' handshake times (ClientHello written to server
+// Finished, one value per connection, so a per-echo model): K handshakes
+// (taken from consecutive probes of the same vantage) taken as independent,
+// the same decided by their minimum as one handshake with the relay's K
+// tries counted by the union bound (dependence-free), and the C = K/4
+// handshakes of the probe's own connections.
+//
+// IndependenceRow compares, at the connection model's threshold, what
+// independence predicts for all C connections being slow with what the
+// honest probes show, and Dependence gives the rank correlations of
+// connection minima within and across probes: together they say why the
+// connection model's stated FRR fails where it does. ModelRow sets the
+// three echo models side by side at stated FRRs of 10⁻³ and 10⁻².
 //
 // Measured rates come with exact (Clopper–Pearson) 95% intervals. Rates
 // of 10⁻⁶ cannot be measured with hundreds of probes: the predicted

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latencyproof/poc/calibration/profile"
 	"github.com/latencyproof/poc/calibration/verdict"
 	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/internal/lab"
@@ -50,7 +51,7 @@ var (
 
 // Sizes of a full and a quick run: probes per regime.
 const (
-	fullCalibration  = 400
+	fullCalibration  = 1000
 	fullHonest       = 800
 	fullRelay        = 100
 	quickCalibration = 140
@@ -178,9 +179,10 @@ func (o Options) normalise() (Options, error) {
 	if len(o.Regimes) == 0 || len(o.Ks) == 0 || len(o.DistancesKm) == 0 {
 		return o, bad("no regime, K or distance")
 	}
+	// A probe level needs two connections or more.
 	for _, k := range o.Ks {
-		if k <= 0 || k%EchoesPerConn != 0 || k > 256 {
-			return o, bad("K = %d: want a multiple of %d in [%d, 256]", k, EchoesPerConn, EchoesPerConn)
+		if k < 2*EchoesPerConn || k%EchoesPerConn != 0 || k > 256 {
+			return o, bad("K = %d: want a multiple of %d in [%d, 256] (two connections or more, for a probe level)", k, EchoesPerConn, 2*EchoesPerConn)
 		}
 	}
 	for _, d := range o.DistancesKm {
@@ -202,6 +204,10 @@ func (o Options) normalise() (Options, error) {
 	// calibration connection.
 	if need := (1000*EchoesPerConn + o.kMax() - 1) / o.kMax(); o.CalibrationProbes < need+need/10 {
 		return o, bad("%d calibration probes: the handshake profile needs at least %d (1000 handshakes, with a margin for trimming)", o.CalibrationProbes, need+need/10)
+	}
+	// A probe level needs profile.MinConnections probes of its shape.
+	if o.CalibrationProbes < profile.MinConnections+profile.MinConnections/10 {
+		return o, bad("%d calibration probes: a probe level needs %d (with a margin for failed probes)", o.CalibrationProbes, profile.MinConnections+profile.MinConnections/10)
 	}
 	if o.HonestProbes < 1 || o.RelayProbes < 1 || o.CalibrationProbes > 100_000 || o.HonestProbes > 100_000 || o.RelayProbes > 100_000 {
 		return o, bad("probe counts %d/%d/%d", o.CalibrationProbes, o.HonestProbes, o.RelayProbes)
@@ -307,7 +313,10 @@ type Result struct {
 }
 
 // ResultVersion is the version of Result's JSON form.
-const ResultVersion = 1
+//
+// Version 2: rows per echo model (probe level, connection model, per-echo,
+// dependence-free); model rows of three models; probe levels.
+const ResultVersion = 2
 
 // Run runs the evaluation: for each regime, a lab, a shuffled schedule of
 // calibration, honest and relay probes, the fits and the decisions.

@@ -94,6 +94,7 @@ func TestRegimeWorldRelayDelay(t *testing.T) {
 func TestOptions(t *testing.T) {
 	for name, o := range map[string]Options{
 		"K not a multiple of 4":  {Ks: []int{6}},
+		"K of one connection":    {Ks: []int{4, 8}},
 		"distance 0":             {DistancesKm: []float64{0, 10}},
 		"too few calibration":    {CalibrationProbes: 50},
 		"no regime":              {Regimes: []Regime{}},
@@ -116,8 +117,10 @@ func TestOptions(t *testing.T) {
 
 // synthetic returns probes of a known world: each connection's echoes are
 // a floor, a connection-wide slowdown, a warm-up on the first echo and
-// log-normal noise; a relay adds 2d/c to every echo and handshake.
-func synthetic(o Options, seed uint64) []ProbeRecord {
+// log-normal noise, plus, with shared > 0, a probe-wide slowdown
+// (exponential, mean shared ns) common to all its connections; a relay
+// adds 2d/c to every echo and handshake.
+func synthetic(o Options, seed uint64, shared float64) []ProbeRecord {
 	r := rand.New(rand.NewPCG(seed, 7))
 	lognormal := func(mean, sd float64) float64 {
 		s2 := math.Log(1 + sd*sd/(mean*mean))
@@ -129,8 +132,12 @@ func synthetic(o Options, seed uint64) []ProbeRecord {
 			rec.Vantage = RelayVantage(d)
 		}
 		extra := d * verdict.NsPerKm
+		probeSlow := 0.0
+		if shared > 0 {
+			probeSlow = r.ExpFloat64() * shared
+		}
 		for range o.kMax() / EchoesPerConn {
-			slow := r.ExpFloat64() * 8e3
+			slow := r.ExpFloat64()*8e3 + probeSlow
 			rec.Conns = append(rec.Conns, EchoesPerConn)
 			rec.HandshakeNs = append(rec.HandshakeNs, 500e3+slow+lognormal(150e3, 150e3)+extra)
 			for e := range EchoesPerConn {
@@ -168,7 +175,7 @@ func TestAnalyseSynthetic(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := DefaultRegimes()[0]
-	recs := synthetic(o, 1)
+	recs := synthetic(o, 1, 0)
 	rr, err := analyse(o, reg, recs)
 	if err != nil {
 		t.Fatal(err)
@@ -179,18 +186,32 @@ func TestAnalyseSynthetic(t *testing.T) {
 	if len(rr.Calibration.Levels) == 0 || rr.Calibration.Levels[len(rr.Calibration.Levels)-1] != EchoesPerConn {
 		t.Fatalf("echo profile levels %v, want up to %d", rr.Calibration.Levels, EchoesPerConn)
 	}
+	// A probe level per K, from every calibration probe (K < 32: their
+	// first K/4 connections).
+	if len(rr.Calibration.ProbeLevels) != len(o.Ks) {
+		t.Fatalf("probe levels %+v, want one per K", rr.Calibration.ProbeLevels)
+	}
+	for i, l := range rr.Calibration.ProbeLevels {
+		if l.K != o.Ks[i] || !slices.Equal(l.Conns, probeShape(l.K)) || l.Probes != uint64(o.CalibrationProbes) || !(l.MaxNs > 0) {
+			t.Errorf("probe level %+v", l)
+		}
+	}
+	if got := len(rr.EchoProfile.Profiles[0].ProbeMins); got != len(o.Ks) {
+		t.Errorf("the echo profile has %d probe levels", got)
+	}
 	if len(rr.Rows) != len(Methods)*len(o.Ks) || len(rr.Models) != 2*len(o.Ks) {
 		t.Fatalf("%d rows, %d model rows", len(rr.Rows), len(rr.Models))
 	}
 	for _, row := range rr.Rows {
-		wantUnit := verdict.UnitEcho
-		switch row.Method {
-		case MethodEchoes, MethodOneConn:
-			wantUnit = verdict.UnitConnection
-		case MethodHandshakesOneConn:
-			wantUnit = UnitUnion
+		wantUnit := map[string]string{
+			MethodProbeLevel: verdict.UnitProbe, MethodConnModel: verdict.UnitConnection, MethodOneConn: verdict.UnitConnection,
+			MethodPerEcho: verdict.UnitEcho, MethodHandshakesRTTs: verdict.UnitEcho, MethodHandshakesConns: verdict.UnitEcho,
+			MethodHandshakesOneConn: UnitUnion,
+		}[row.Method]
+		wantTimed := row.K
+		if row.Method == MethodHandshakesConns {
+			wantTimed = row.K / EchoesPerConn
 		}
-		wantTimed := map[string]int{MethodEchoes: row.K, MethodOneConn: row.K, MethodPerEcho: row.K, MethodHandshakesRTTs: row.K, MethodHandshakesOneConn: row.K, MethodHandshakesConns: row.K / EchoesPerConn}[row.Method]
 		if row.Unit != wantUnit || row.Timed != wantTimed {
 			t.Errorf("%s K=%d: unit %s timed %d, want %s and %d", row.Method, row.K, row.Unit, row.Timed, wantUnit, wantTimed)
 		}
@@ -218,12 +239,18 @@ func TestAnalyseSynthetic(t *testing.T) {
 		}
 	}
 	// A dependence-free threshold is one connection's (one handshake's)
-	// alone: above the one that takes them as independent.
+	// alone: above the one that takes them as independent, and above the
+	// probe level's, which has the whole probe's minimum.
 	for _, k := range o.Ks {
-		for free, indep := range map[string]string{MethodOneConn: MethodEchoes, MethodHandshakesOneConn: MethodHandshakesRTTs} {
+		for free, indep := range map[string]string{MethodOneConn: MethodConnModel, MethodHandshakesOneConn: MethodHandshakesRTTs} {
 			if f, i := rr.Row(free, k), rr.Row(indep, k); f.ThresholdNs < i.ThresholdNs || f.ResolutionKm < i.ResolutionKm {
 				t.Errorf("K=%d: %s threshold %v and resolution %v below %s's %v and %v", k, free, f.ThresholdNs, f.ResolutionKm, indep, i.ThresholdNs, i.ResolutionKm)
 			}
+		}
+	}
+	for _, k := range o.Ks {
+		if pl, oc := rr.Row(MethodProbeLevel, k), rr.Row(MethodOneConn, k); pl.ThresholdNs > oc.ThresholdNs {
+			t.Errorf("K=%d: the probe level's threshold %v above the dependence-free one %v", k, pl.ThresholdNs, oc.ThresholdNs)
 		}
 	}
 	// The synthetic connections are independent of each other.
@@ -245,8 +272,16 @@ func TestAnalyseSynthetic(t *testing.T) {
 	// Connection slowdowns shared by a connection's echoes: the per-echo
 	// model's threshold is lower than the connection model's.
 	for _, m := range rr.Models {
-		if m.PerEchoThresholdNs > m.ConnThresholdNs {
-			t.Errorf("K=%d FRR %g: per-echo threshold %v above the connection model's %v", m.K, m.StatedFRR, m.PerEchoThresholdNs, m.ConnThresholdNs)
+		if m.Probe.Unit != verdict.UnitProbe || m.Conn.Unit != verdict.UnitConnection || m.PerEcho.Unit != verdict.UnitEcho {
+			t.Errorf("K=%d FRR %g: units %s, %s, %s", m.K, m.StatedFRR, m.Probe.Unit, m.Conn.Unit, m.PerEcho.Unit)
+		}
+		if m.PerEcho.ThresholdNs > m.Conn.ThresholdNs {
+			t.Errorf("K=%d FRR %g: per-echo threshold %v above the connection model's %v", m.K, m.StatedFRR, m.PerEcho.ThresholdNs, m.Conn.ThresholdNs)
+		}
+		for _, c := range []ModelCell{m.Probe, m.Conn, m.PerEcho} {
+			if c.Rejected.N != o.HonestProbes || !(c.ResolutionKm > 0) {
+				t.Errorf("K=%d FRR %g: %+v", m.K, m.StatedFRR, c)
+			}
 		}
 	}
 
@@ -274,7 +309,7 @@ func TestAnalyseSynthetic(t *testing.T) {
 		t.Errorf("%s: %d lines, want %d", ProbesFile, n, len(recs))
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, ReportFile))
-	for _, want := range []string{"## Headline", "## Regime same-zone", "Connection model against per-echo model", RegimePlot(reg.Name)} {
+	for _, want := range []string{"## Headline", "## Regime same-zone", "Probe level, connection model and per-echo model", "Probe levels (K < 32", RegimePlot(reg.Name)} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("the report lacks %q", want)
 		}
@@ -317,5 +352,67 @@ func TestObservers(t *testing.T) {
 	// K handshakes from consecutive probes; the remainder is left out.
 	if o := handshakeRTTObs([]ProbeRecord{rec, rec, rec}, 4); len(o) != 2 || o[1].rtts[0] != 20 {
 		t.Errorf("4 handshakes from 3 probes of 3: %+v", o)
+	}
+}
+
+// Calibration probes of another shape than the evaluated probes' give no
+// probe level for them: the analysis must fail, not fall back to the
+// connection model unnoticed.
+func TestAnalyseNoProbeLevel(t *testing.T) {
+	o, err := Options{Quick: true}.normalise()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := synthetic(o, 2, 0)
+	for i := range recs {
+		if recs[i].Kind == KindCalibration {
+			recs[i].Conns = []int{8, 8, 8, 8}
+			recs[i].HandshakeNs = recs[i].HandshakeNs[:4]
+		}
+	}
+	// 4 handshakes a probe: too few for the handshake profile; double them.
+	var extra []ProbeRecord
+	for _, rec := range recs {
+		if rec.Kind == KindCalibration {
+			extra = append(extra, rec)
+		}
+	}
+	recs = append(recs, extra...)
+	_, err = analyse(o, DefaultRegimes()[0], recs)
+	if !errors.Is(err, ErrUnit) {
+		t.Fatalf("error %v, want ErrUnit", err)
+	}
+	t.Log(err)
+}
+
+// Slow periods shared by a probe's connections, about as strong as the
+// lab's (a rank correlation of adjacent connections near 0.2): the
+// connection model's product understates the FRR several times, the probe
+// level, which measures the dependence, holds it. At a stated 1% on 3,000
+// honest probes.
+func TestAnalyseSharedSlowdowns(t *testing.T) {
+	o, err := Options{Ks: []int{16}, DistancesKm: []float64{100}, CalibrationProbes: 1500, HonestProbes: 3000, RelayProbes: 10}.normalise()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := analyse(o, DefaultRegimes()[0], synthetic(o, 5, 6e3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.Dependence.AdjacentConns < 0.1 {
+		t.Errorf("adjacent connections' rank correlation %.2f: the slow periods are not shared", rr.Dependence.AdjacentConns)
+	}
+	for _, m := range rr.Models {
+		t.Logf("stated FRR %g: probe level %d/%d, connection model %d/%d, per-echo model %d/%d", m.StatedFRR,
+			m.Probe.Rejected.X, m.Probe.Rejected.N, m.Conn.Rejected.X, m.Conn.Rejected.N, m.PerEcho.Rejected.X, m.PerEcho.Rejected.N)
+		if m.StatedFRR != AltFRR {
+			continue
+		}
+		if p := m.Probe.Rejected; p.Lo > 2*m.StatedFRR || p.Hi < m.StatedFRR/2 {
+			t.Errorf("the probe level rejected %d of %d at a stated %g", p.X, p.N, m.StatedFRR)
+		}
+		if c := m.Conn.Rejected; c.Lo < 2*m.StatedFRR || c.X < 2*m.Probe.Rejected.X {
+			t.Errorf("the connection model rejected %d of %d at a stated %g: not the understatement shared slow periods make", c.X, c.N, m.StatedFRR)
+		}
 	}
 }

@@ -56,6 +56,7 @@ var (
 	dotted  = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
 	dashed  = []vg.Length{vg.Points(6), vg.Points(3)}
 	dashDot = []vg.Length{vg.Points(6), vg.Points(2), vg.Points(1.5), vg.Points(2)}
+	short   = []vg.Length{vg.Points(3), vg.Points(2)}
 )
 
 func styleText(s *text.Style, size float64) {
@@ -228,18 +229,21 @@ func spread(d float64, i, n int) float64 {
 }
 
 // PlotRegime draws a regime's error rates against relay distance: for the
-// echoes (the project's verdict) and for K handshakes on the same paths,
-// the predicted FAR per K as a line, the relay probes accepted and the
-// honest probes rejected (at distance 0) as measured, with their 95%
-// intervals; a count of 0 is drawn at its interval's upper end as ▽.
+// echoes (the project's verdict, the probe level) and for K handshakes on
+// the same paths, the predicted FAR per K as a line, the relay probes
+// accepted and the honest probes rejected (at distance 0) as measured,
+// with their 95% intervals; a count of 0 is drawn at its interval's upper
+// end as ▽. A thin line beside each K is the comparison's prediction: the
+// connection model for the echoes, the dependence-free threshold for the
+// handshakes.
 func PlotRegime(res *Result, rr *RegimeResult) ([]byte, error) {
 	return render(figWidth, figHeight, func(c draw.Canvas) error {
 		xmax := res.DistancesKm[len(res.DistancesKm)-1] * 1.5
 		tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(20), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4)}
 		panels := draw.Crop(c, 0, -legendCol, 0, 0)
 		leg := newLegend()
-		for pi, method := range []string{MethodEchoes, MethodHandshakesRTTs} {
-			title := fmt.Sprintf("%s: K echoes on K/%d connections (connection model)", rr.Regime.Name, res.EchoesPerConn)
+		for pi, method := range []string{MethodProbeLevel, MethodHandshakesRTTs} {
+			title := fmt.Sprintf("%s: K echoes on K/%d connections (probe level: the verdict)", rr.Regime.Name, res.EchoesPerConn)
 			if method == MethodHandshakesRTTs {
 				title = fmt.Sprintf("%s: K TLS handshakes only (per-handshake model)", rr.Regime.Name)
 			}
@@ -267,14 +271,14 @@ func PlotRegime(res *Result, rr *RegimeResult) ([]byte, error) {
 					leg.Add(y.name, l)
 				}
 			}
-			free := map[string]string{MethodEchoes: MethodOneConn, MethodHandshakesRTTs: MethodHandshakesOneConn}[method]
+			free := map[string]string{MethodProbeLevel: MethodConnModel, MethodHandshakesRTTs: MethodHandshakesOneConn}[method]
 			for ki, k := range res.Ks {
 				row := rr.Row(method, k)
 				if row == nil {
 					continue
 				}
 				col := colour(ki)
-				// The dependence-free threshold's predicted FAR, thin.
+				// The comparison's predicted FAR, thin.
 				if fr := rr.Row(free, k); fr != nil {
 					var fx, fy []float64
 					for _, pt := range fr.Curve {
@@ -374,10 +378,11 @@ func PlotRegime(res *Result, rr *RegimeResult) ([]byte, error) {
 		leg.Add("0 of N: upper end of interval", tri)
 		leg.Add("predicted resolution (FAR 1e-6)", dl)
 		dd, _ := line([]float64{0, 1}, []float64{1, 1}, color.Black, 0.9, dashDot)
-		leg.Add("predicted FAR, dependence-free", dd)
-		leg.Add("  threshold (one connection or")
-		leg.Add("  handshake; FRR holds whatever")
-		leg.Add("  the dependence between them)")
+		leg.Add("thin: predicted FAR of the", dd)
+		leg.Add("  left: connection model (its")
+		leg.Add("  connections independent)")
+		leg.Add("  right: dependence-free threshold")
+		leg.Add("  (one handshake, union bound)")
 		leg.Draw(draw.Crop(c, c.Max.X-c.Min.X-legendCol+vg.Points(14), 0, 0, -vg.Points(24)))
 		return nil
 	})
@@ -405,9 +410,10 @@ func PlotResolution(res *Result) ([]byte, error) {
 			glyph  draw.GlyphDrawer
 			name   string
 		}{
-			{MethodEchoes, nil, draw.CircleGlyph{}, "K echoes, connection model"},
+			{MethodProbeLevel, nil, draw.CircleGlyph{}, "K echoes, probe level (the verdict)"},
+			{MethodConnModel, short, draw.TriangleGlyph{}, "K echoes, connection model"},
 			{MethodOneConn, dashed, draw.RingGlyph{}, "K echoes, dependence-free"},
-			{MethodPerEcho, dotted, draw.PlusGlyph{}, "K echoes, per-echo model (optimistic)"},
+			{MethodPerEcho, dotted, draw.PlusGlyph{}, "K echoes, per-echo model"},
 			{MethodHandshakesRTTs, nil, draw.BoxGlyph{}, "K handshakes"},
 			{MethodHandshakesOneConn, dashed, draw.SquareGlyph{}, "K handshakes, dependence-free"},
 			{MethodHandshakesConns, dashDot, draw.PyramidGlyph{}, "K/4 handshakes (the proof's own)"},
@@ -440,7 +446,7 @@ func PlotResolution(res *Result) ([]byte, error) {
 			}
 			var mx, my []float64
 			for _, k := range res.Ks {
-				if row := rr.Row(MethodEchoes, k); row != nil && row.RefusedKm > 0 {
+				if row := rr.Row(MethodProbeLevel, k); row != nil && row.RefusedKm > 0 {
 					mx, my = append(mx, float64(k)*1.04), append(my, row.RefusedKm)
 					ylo, yhi = math.Min(ylo, row.RefusedKm), math.Max(yhi, row.RefusedKm)
 				}
@@ -452,7 +458,7 @@ func PlotResolution(res *Result) ([]byte, error) {
 				}
 				s.GlyphStyle.Radius = vg.Points(4)
 				p.Add(s)
-				leg.Add(fmt.Sprintf("%s: echoes, measured: no relay passed from here on", rr.Regime.Name), s)
+				leg.Add(fmt.Sprintf("%s: probe level, measured: no relay passed from", rr.Regime.Name), s)
 			}
 		}
 		if math.IsInf(ylo, 1) {

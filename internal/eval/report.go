@@ -134,6 +134,14 @@ func fmtRate(r Rate) string {
 
 func fmtUs(ns float64) string { return fmt.Sprintf("%.1f µs", ns/1e3) }
 
+// fmtUsOr formats a duration that may not have been computed (0).
+func fmtUsOr(ns float64) string {
+	if !(ns > 0) {
+		return "—"
+	}
+	return fmtUs(ns)
+}
+
 func fmtKm(km float64) string {
 	switch {
 	case km < 0:
@@ -154,10 +162,11 @@ func fmtRefused(r *Row) string {
 }
 
 var methodNames = map[string]string{
-	MethodEchoes:            "K echoes (connection model: the verdict)",
-	MethodOneConn:           "K echoes as one connection (dependence-free)",
+	MethodProbeLevel:        "K echoes, probe level (the verdict)",
+	MethodConnModel:         "K echoes, connection model",
 	MethodPerEcho:           "K echoes, per-echo model",
-	MethodHandshakesRTTs:    "K handshakes",
+	MethodOneConn:           "K echoes as one connection (dependence-free)",
+	MethodHandshakesRTTs:    "K handshakes (independent)",
 	MethodHandshakesOneConn: "K handshakes, dependence-free (union bound)",
 	MethodHandshakesConns:   "K/4 handshakes (the proof's own)",
 }
@@ -183,36 +192,73 @@ func Markdown(res *Result, figDir string) []byte {
 		res.CalibrationProbes, res.HonestProbes, res.RelayProbes, res.DistancesKm, res.Ks[len(res.Ks)-1], res.EchoesPerConn, res.Ks[len(res.Ks)-1], res.EchoesPerConn)
 	p("- Distances are vacuum-equivalent: a relay at d km adds exactly 2d/c to every round trip, the verdict's worst case.\n")
 	p("- Stated FRR %g; resolution = the smallest distance with predicted FAR ≤ %g. Intervals: exact (Clopper–Pearson) %g%%. ", res.FRR, res.FARTarget, 100*res.Confidence)
-	p("A measured FAR of 10⁻⁶ would need millions of probes: the measured column is the smallest tested distance from which on no relay passed, and the upper bound on FAR that 0 of N allows there.\n\n")
+	p("A measured FAR of 10⁻⁶ would need millions of probes: the measured column is the smallest tested distance from which on no relay passed, and the upper bound on FAR that 0 of N allows there.\n")
+	p("- Models, all on the same probes: **probe level** (the verdict as it decides proofs: the profile's distribution of a whole probe's fastest echo for K/%d connections of %d, so no assumption about the dependence between connections), **connection model** (the same profile without probe levels: connections independent), **per-echo model** (without connection levels either: echoes independent), **dependence-free** (all K echoes as one connection: the FRR rests on the first connection alone).\n\n",
+		res.EchoesPerConn, res.EchoesPerConn)
 
 	p("## Headline\n\n")
-	p("The verdict (K echoes on K/%d connections, connections taken as independent) and, on the same probes, a threshold that assumes nothing about the dependence between connections (all K echoes taken as one connection: the FRR then rests on the first connection alone).\n\n", res.EchoesPerConn)
-	p("| regime | K | threshold | predicted resolution | measured: no relay passed from | honest rejected | dependence-free: threshold | resolution | honest rejected |\n|---|---|---|---|---|---|---|---|---|\n")
+	p("Predicted resolution and honest probes rejected (stated FRR %g) per model; for the verdict (probe level) its threshold and what the relays showed.\n\n", res.FRR)
+	p("| regime | K | probe level: threshold | resolution | measured: no relay passed from | honest rejected | connection model: resolution | honest rejected | per-echo model: resolution | honest rejected | dependence-free: resolution | honest rejected |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i := range res.Regimes {
 		rr := &res.Regimes[i]
 		for _, k := range res.Ks {
-			e, oc := rr.Row(MethodEchoes, k), rr.Row(MethodOneConn, k)
-			if e == nil || oc == nil {
+			pl, cm, pe, oc := rr.Row(MethodProbeLevel, k), rr.Row(MethodConnModel, k), rr.Row(MethodPerEcho, k), rr.Row(MethodOneConn, k)
+			if pl == nil || cm == nil || pe == nil || oc == nil {
 				continue
 			}
-			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", rr.Regime.Name, k, fmtUs(e.ThresholdNs), fmtKm(e.ResolutionKm), fmtRefused(e),
-				fmtRate(e.Rejected), fmtUs(oc.ThresholdNs), fmtKm(oc.ResolutionKm), fmtRate(oc.Rejected))
+			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rr.Regime.Name, k, fmtUs(pl.ThresholdNs), fmtKm(pl.ResolutionKm), fmtRefused(pl), fmtRate(pl.Rejected),
+				fmtKm(cm.ResolutionKm), fmtRate(cm.Rejected), fmtKm(pe.ResolutionKm), fmtRate(pe.Rejected), fmtKm(oc.ResolutionKm), fmtRate(oc.Rejected))
 		}
 	}
-	p("\nEchoes against handshakes on the same paths: predicted resolution (FAR %g at stated FRR %g), with the honest probes rejected.\n\n", res.FARTarget, res.FRR)
-	p("| regime | K | K echoes (connection model) | K handshakes (independent) | gain | echoes, dependence-free | K handshakes, dependence-free | gain | K/4 handshakes (the proof's own) |\n|---|---|---|---|---|---|---|---|---|\n")
+	p("\nHonest probes rejected, every regime and K together (the K are prefixes of the same probes, so these are decisions, not independent probes), at the stated FRR %g: ", res.FRR)
+	for i, m := range []string{MethodProbeLevel, MethodConnModel, MethodPerEcho, MethodOneConn} {
+		x, n := 0, 0
+		for j := range res.Regimes {
+			for _, k := range res.Ks {
+				if row := res.Regimes[j].Row(m, k); row != nil {
+					x, n = x+row.Rejected.X, n+row.Rejected.N
+				}
+			}
+		}
+		if i > 0 {
+			p("; ")
+		}
+		p("%s %s", methodNames[m], fmtRate(NewRate(x, n, res.Confidence)))
+	}
+	// The same at the second stated FRR, where the data can show it.
+	for _, frr := range []float64{AltFRR} {
+		var x, n [3]int
+		for j := range res.Regimes {
+			for _, mr := range res.Regimes[j].Models {
+				if mr.StatedFRR != frr {
+					continue
+				}
+				for c, cell := range []ModelCell{mr.Probe, mr.Conn, mr.PerEcho} {
+					x[c], n[c] = x[c]+cell.Rejected.X, n[c]+cell.Rejected.N
+				}
+			}
+		}
+		if n[0] == 0 {
+			continue
+		}
+		p(". At a stated FRR of %g: probe level %s, connection model %s, per-echo model %s", frr,
+			fmtRate(NewRate(x[0], n[0], res.Confidence)), fmtRate(NewRate(x[1], n[1], res.Confidence)), fmtRate(NewRate(x[2], n[2], res.Confidence)))
+	}
+	p(".\n\n")
+	p("Echoes against handshakes on the same paths: predicted resolution (FAR %g at stated FRR %g), with the honest probes rejected. Like for like: the connection model against K handshakes taken as independent; the thresholds whose FRR holds whatever the dependence (probe level, dependence-free) against K handshakes dependence-free.\n\n", res.FARTarget, res.FRR)
+	p("| regime | K | echoes, probe level | echoes, connection model | K handshakes (independent) | gain | echoes, dependence-free | K handshakes, dependence-free | gain (probe level) | gain (dependence-free) | K/4 handshakes (the proof's own) | gain (probe level) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i := range res.Regimes {
 		rr := &res.Regimes[i]
 		for _, k := range res.Ks {
-			e, h, oc, ho, hc := rr.Row(MethodEchoes, k), rr.Row(MethodHandshakesRTTs, k), rr.Row(MethodOneConn, k), rr.Row(MethodHandshakesOneConn, k), rr.Row(MethodHandshakesConns, k)
-			if e == nil || h == nil || oc == nil || ho == nil || hc == nil {
+			pl, cm, h, oc, ho, hc := rr.Row(MethodProbeLevel, k), rr.Row(MethodConnModel, k), rr.Row(MethodHandshakesRTTs, k), rr.Row(MethodOneConn, k), rr.Row(MethodHandshakesOneConn, k), rr.Row(MethodHandshakesConns, k)
+			if pl == nil || cm == nil || h == nil || oc == nil || ho == nil || hc == nil {
 				continue
 			}
 			cell := func(r *Row) string {
 				return fmt.Sprintf("%s (%d/%d)", fmtKm(r.ResolutionKm), r.Rejected.X, r.Rejected.N)
 			}
-			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", rr.Regime.Name, k, cell(e), cell(h), fmtGain(Gain(h.ResolutionKm, e.ResolutionKm)),
-				cell(oc), cell(ho), fmtGain(Gain(ho.ResolutionKm, oc.ResolutionKm)), cell(hc))
+			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rr.Regime.Name, k, cell(pl), cell(cm), cell(h), fmtGain(Gain(h.ResolutionKm, cm.ResolutionKm)),
+				cell(oc), cell(ho), fmtGain(Gain(ho.ResolutionKm, pl.ResolutionKm)), fmtGain(Gain(ho.ResolutionKm, oc.ResolutionKm)), cell(hc), fmtGain(Gain(hc.ResolutionKm, pl.ResolutionKm)))
 		}
 	}
 	p("\n![resolution against K](%s)\n\n", filepath.ToSlash(filepath.Join(figDir, ResolutionPlot)))
@@ -227,12 +273,26 @@ func Markdown(res *Result, figDir string) []byte {
 			c.Probes, c.Failures, c.Connections, fmtUs(c.Echo.Min), fmtUs(c.Echo.P01), fmtUs(c.Echo.P50), fmtUs(c.Echo.P99), orUnknown(c.EchoModel),
 			fmtUs(c.Handshake.Min), fmtUs(c.Handshake.P50), fmtUs(c.Handshake.P99), orUnknown(c.HandshakeModel), c.Levels)
 		p("Honest evaluation echoes: median %s, p99 %s. Failed probes: %d honest, %d relay.\n\n", fmtUs(rr.Honest.P50), fmtUs(rr.Honest.P99), rr.HonestFailures, rr.RelayFailures)
+		p("Probe levels (K < %d: the calibration probes' first K/%d connections), and the verdict's threshold at the stated FRR %g: the larger of what the level's fitted model and its empirical quantiles alone give (the conservative basis).\n\n| K | connections | calibration probes | model | 0.999 quantile | slowest probe's minimum | threshold | model's | empirical |\n|---|---|---|---|---|---|---|---|---|\n",
+			res.Ks[len(res.Ks)-1], res.EchoesPerConn, res.FRR)
+		for _, l := range c.ProbeLevels {
+			q := "not stated (fewer than 1,000 probes)"
+			if l.P999Ns > 0 {
+				q = fmtUs(l.P999Ns)
+			}
+			t, tm, te := "—", "—", "—"
+			if row := rr.Row(MethodProbeLevel, l.K); row != nil {
+				t, tm, te = fmtUs(row.ThresholdNs), fmtUsOr(row.ThresholdModelNs), fmtUsOr(row.ThresholdEmpiricalNs)
+			}
+			p("| %d | %v | %d | %s | %s | %s | %s | %s | %s |\n", l.K, l.Conns, l.Probes, orUnknown(l.Model), q, fmtUs(l.MaxNs), t, tm, te)
+		}
+		p("\n")
 		dp := rr.Dependence
 		p("Dependence between connections (Spearman rank correlation of connection minima, %d probes of the honest vantage; the connection model assumes 0): adjacent connections of a probe %.2f, its first and last %.2f, first connections of consecutive probes %.2f.\n\n",
 			dp.Probes, dp.AdjacentConns, dp.FirstLastConns, dp.AdjacentProbes)
 		p("![%s](%s)\n\n", r.Name, filepath.ToSlash(filepath.Join(figDir, RegimePlot(r.Name))))
 		p("### Thresholds, honest rejections, resolution\n\n")
-		p("| method | K | timed | connections | threshold | floor | honest rejected (stated %g) | predicted resolution | measured: no relay passed from |\n|---|---|---|---|---|---|---|---|---|\n", res.FRR)
+		p("| method | K | timed | connections | unit | threshold | floor | honest rejected (stated %g) | predicted resolution | measured: no relay passed from |\n|---|---|---|---|---|---|---|---|---|---|\n", res.FRR)
 		for _, m := range Methods {
 			for _, k := range res.Ks {
 				row := rr.Row(m, k)
@@ -243,11 +303,11 @@ func Markdown(res *Result, figDir string) []byte {
 				if row.TooFast > 0 {
 					tf = fmt.Sprintf(" (%d too fast)", row.TooFast)
 				}
-				p("| %s | %d | %d | %d | %s | %s | %s%s | %s | %s |\n", methodNames[m], k, row.Timed, row.Conns, fmtUs(row.ThresholdNs), fmtUs(row.FloorNs),
+				p("| %s | %d | %d | %d | %s | %s | %s | %s%s | %s | %s |\n", methodNames[m], k, row.Timed, row.Conns, row.Unit, fmtUs(row.ThresholdNs), fmtUs(row.FloorNs),
 					fmtRate(row.Rejected), tf, fmtKm(row.ResolutionKm), fmtRefused(row))
 			}
 		}
-		for _, m := range []string{MethodEchoes, MethodHandshakesRTTs} {
+		for _, m := range []string{MethodProbeLevel, MethodConnModel, MethodHandshakesRTTs} {
 			p("\n### False-accept rate against distance: %s\n\n", methodNames[m])
 			p("Predicted FAR(d) and relay probes accepted (95%% interval).\n\n| d |")
 			for _, k := range res.Ks {
@@ -272,8 +332,23 @@ func Markdown(res *Result, figDir string) []byte {
 				p("\n")
 			}
 		}
+		p("\n### The verdict's limitations (probe level)\n\n")
+		seen := map[string]bool{}
+		for _, k := range res.Ks {
+			if row := rr.Row(MethodProbeLevel, k); row != nil {
+				for _, l := range row.Limitations {
+					if !seen[l] {
+						seen[l] = true
+						p("- K = %d: %s\n", k, l)
+					}
+				}
+			}
+		}
+		if len(seen) == 0 {
+			p("None stated.\n")
+		}
 		p("\n### Marginal or dependence? The connection model's product, checked\n\n")
-		p("At the verdict's threshold: the calibration connections slower than it (fastest echo above it), what independence predicts for all C of a probe's connections (that share to the power C: the stated FRR, up to the conservative basis), and the honest probes whose C connections were all slower.\n\n")
+		p("At the connection model's threshold: the calibration connections slower than it (fastest echo above it), what independence predicts for all C of a probe's connections (that share to the power C: the stated FRR, up to the conservative basis), and the honest probes whose C connections were all slower.\n\n")
 		p("| K | C | threshold | calibration connections slower | honest connections slower | independence predicts all C slower | honest probes all C slower | ratio |\n|---|---|---|---|---|---|---|---|\n")
 		for _, ir := range rr.Independence {
 			ratio := "—"
@@ -282,17 +357,18 @@ func Markdown(res *Result, figDir string) []byte {
 			}
 			p("| %d | %d | %s | %s | %s | %s | %s | %s |\n", ir.K, ir.Conns, fmtUs(ir.ThresholdNs), fmtP(ir.CalibSlow.Rate), fmtP(ir.HonestSlow.Rate), fmtP(ir.Predicted), fmtRate(ir.AllSlow), ratio)
 		}
-		p("\n### Connection model against per-echo model, same honest probes\n\n")
-		p("| K | stated FRR | connection model: threshold | rejected | per-echo model: threshold | rejected | predicted resolution, connection / per-echo |\n|---|---|---|---|---|---|---|\n")
+		p("\n### Probe level, connection model and per-echo model, same honest probes\n\n")
+		p("| K | stated FRR | probe level: threshold | rejected | connection model: threshold | rejected | per-echo model: threshold | rejected | predicted resolution, probe / connection / per-echo |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, m := range rr.Models {
-			p("| %d | %g | %s | %s | %s | %s | %s / %s |\n", m.K, m.StatedFRR, fmtUs(m.ConnThresholdNs), fmtRate(m.ConnRejected),
-				fmtUs(m.PerEchoThresholdNs), fmtRate(m.PerEchoRejected), fmtKm(m.ConnResolutionKm), fmtKm(m.PerEchoResolutionKm))
+			p("| %d | %g | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n", m.K, m.StatedFRR, fmtUs(m.Probe.ThresholdNs), fmtRate(m.Probe.Rejected),
+				fmtUs(m.Conn.ThresholdNs), fmtRate(m.Conn.Rejected), fmtUs(m.PerEcho.ThresholdNs), fmtRate(m.PerEcho.Rejected),
+				fmtKm(m.Probe.ResolutionKm), fmtKm(m.Conn.ResolutionKm), fmtKm(m.PerEcho.ResolutionKm))
 		}
 		p("\n")
 	}
 	p("## Files\n\n")
 	p("- `%s`: this report's numbers (and the predicted FAR curves); `%s`: every probe (round trips, connections, handshakes); ", JSONFile, ProbesFile)
-	p("`world-<regime>.json`: the lab worlds (`poc lab serve --world`); `profiles-<regime>.json` and `handshake-profiles-<regime>.json`: the fitted lab profiles.\n")
+	p("`world-<regime>.json`: the lab worlds (`poc lab serve --world`); `profiles-<regime>.json` (with its connection and probe levels) and `handshake-profiles-<regime>.json`: the fitted lab profiles.\n")
 	return []byte(b.String())
 }
 
