@@ -6,13 +6,9 @@ import (
 	"image/color"
 	"math"
 	"strconv"
-	"sync"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/font"
-	"gonum.org/v1/plot/font/liberation"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -20,6 +16,7 @@ import (
 
 	"github.com/latencyproof/poc/calibration/profile"
 	"github.com/latencyproof/poc/calibration/verdict"
+	"github.com/latencyproof/poc/internal/plotkit"
 )
 
 // Figure sizes.
@@ -37,69 +34,22 @@ const (
 // drawCanvas is the canvas a figure is drawn on.
 type drawCanvas = draw.Canvas
 
-// fonts is this package's own font cache: the Liberation fonts compiled
-// into the binary, and nothing else, whatever other code does to
-// gonum/plot's process-wide default.
-var fonts = sync.OnceValue(func() *font.Cache { return font.NewCache(liberation.Collection()) })
-
-// sans is the typeface of every text.
-var sans = font.Font{Typeface: "Liberation", Variant: "Sans"}
-
-// palette holds one colour per K (Okabe and Ito's, which people with
-// colour-vision deficiencies tell apart), darkest first.
-var palette = []color.Color{
-	color.RGBA{0, 114, 178, 255},   // blue
-	color.RGBA{213, 94, 0, 255},    // vermillion
-	color.RGBA{0, 158, 115, 255},   // bluish green
-	color.RGBA{204, 121, 167, 255}, // reddish purple
-	color.RGBA{230, 159, 0, 255},   // orange
-	color.RGBA{86, 180, 233, 255},  // sky blue
-	color.RGBA{0, 0, 0, 255},       // black
-	color.RGBA{240, 228, 66, 255},  // yellow
-}
+// palette holds one colour per K.
+var palette = plotkit.Palette
 
 var (
 	grey      = color.Gray{Y: 110}
 	lightGrey = color.Gray{Y: 170}
 	black     = color.Black
-	dotted    = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
-	dashed    = []vg.Length{vg.Points(6), vg.Points(3)}
+	dotted    = plotkit.Dotted
+	dashed    = plotkit.Dashed
 )
 
-func textStyle(s *text.Style, size float64) {
-	s.Font = sans
-	s.Font.Size = vg.Points(size)
-	s.Handler = text.Plain{Fonts: fonts()}
-	s.Color = black
-}
-
-// newPlot returns a plot whose every text uses this package's fonts.
-func newPlot(title, xLabel, yLabel string) *plot.Plot {
-	p := plot.New()
-	p.TextHandler = text.Plain{Fonts: fonts()}
-	textStyle(&p.Title.TextStyle, 11)
-	textStyle(&p.X.Label.TextStyle, 10)
-	textStyle(&p.Y.Label.TextStyle, 10)
-	textStyle(&p.X.Tick.Label, 9)
-	textStyle(&p.Y.Tick.Label, 9)
-	textStyle(&p.Legend.TextStyle, 9)
-	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xLabel, yLabel
-	p.Title.Padding = vg.Points(6)
-	g := plotter.NewGrid()
-	g.Vertical.Color, g.Horizontal.Color = color.Gray{Y: 225}, color.Gray{Y: 225}
-	p.Add(g)
-	return p
-}
-
-// newLegend returns a legend drawn in its own column, top-left aligned.
-func newLegend() plot.Legend {
-	l := plot.NewLegend()
-	textStyle(&l.TextStyle, 9)
-	l.Top, l.Left = true, true
-	l.Padding = vg.Points(3)
-	l.ThumbnailWidth = vg.Points(24)
-	return l
-}
+var (
+	textStyle = plotkit.TextStyle
+	newPlot   = plotkit.NewPlot
+	newLegend = plotkit.NewLegend
+)
 
 // line returns a line through the points, or nil when there are fewer
 // than two.

@@ -7,16 +7,14 @@ import (
 	"image/color"
 	"math"
 	"strconv"
-	"sync"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/font"
-	"gonum.org/v1/plot/font/liberation"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/latencyproof/poc/internal/plotkit"
 )
 
 // ErrPlot is wrapped by every plotting failure.
@@ -36,59 +34,23 @@ const (
 	xJitterStep = 0.045 // horizontal spread of the K's markers, in log1p(km)
 )
 
-// plotFonts are the Liberation fonts compiled into the binary.
-var plotFonts = sync.OnceValue(func() *font.Cache { return font.NewCache(liberation.Collection()) })
-
-// colours: one per K (Okabe–Ito, told apart with colour-vision
-// deficiencies), then black.
-var colours = []color.Color{
-	color.RGBA{0, 114, 178, 255},   // blue
-	color.RGBA{213, 94, 0, 255},    // vermillion
-	color.RGBA{0, 158, 115, 255},   // bluish green
-	color.RGBA{204, 121, 167, 255}, // reddish purple
-	color.RGBA{230, 159, 0, 255},   // orange
-	color.RGBA{86, 180, 233, 255},  // sky blue
-}
+// colours: one per K.
+var colours = plotkit.Palette[:6]
 
 func colour(i int) color.Color { return colours[i%len(colours)] }
 
 var (
-	dotted  = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
-	dashed  = []vg.Length{vg.Points(6), vg.Points(3)}
+	dotted  = plotkit.Dotted
+	dashed  = plotkit.Dashed
 	dashDot = []vg.Length{vg.Points(6), vg.Points(2), vg.Points(1.5), vg.Points(2)}
 	short   = []vg.Length{vg.Points(3), vg.Points(2)}
 )
 
-func styleText(s *text.Style, size float64) {
-	s.Font = font.Font{Typeface: "Liberation", Variant: "Sans", Size: vg.Points(size)}
-	s.Handler = text.Plain{Fonts: plotFonts()}
-	s.Color = color.Black
-}
-
-func newPlot(title, x, y string) *plot.Plot {
-	p := plot.New()
-	p.TextHandler = text.Plain{Fonts: plotFonts()}
-	styleText(&p.Title.TextStyle, 11)
-	styleText(&p.X.Label.TextStyle, 10)
-	styleText(&p.Y.Label.TextStyle, 10)
-	styleText(&p.X.Tick.Label, 9)
-	styleText(&p.Y.Tick.Label, 9)
-	styleText(&p.Legend.TextStyle, 9)
-	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, x, y
-	g := plotter.NewGrid()
-	g.Vertical.Color, g.Horizontal.Color = color.Gray{Y: 225}, color.Gray{Y: 225}
-	p.Add(g)
-	return p
-}
-
-func newLegend() plot.Legend {
-	l := plot.NewLegend()
-	styleText(&l.TextStyle, 9)
-	l.Top, l.Left = true, true
-	l.ThumbnailWidth = vg.Points(24)
-	l.Padding = vg.Points(2.5)
-	return l
-}
+var (
+	styleText = plotkit.TextStyle
+	newPlot   = plotkit.NewPlot
+	newLegend = plotkit.NewLegend
+)
 
 // log1pScale maps x to log(1 + x): a logarithmic distance axis that still
 // shows 0 (the honest prover).
