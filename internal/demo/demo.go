@@ -21,7 +21,6 @@ package demo
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,13 +28,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latencyproof/poc/calibration"
-	"github.com/latencyproof/poc/calibration/dataset"
-	"github.com/latencyproof/poc/calibration/fit"
 	"github.com/latencyproof/poc/calibration/profile"
 	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/evidence"
 	"github.com/latencyproof/poc/internal/lab"
+	"github.com/latencyproof/poc/internal/labcal"
 	"github.com/latencyproof/poc/internal/maa"
 	"github.com/latencyproof/poc/internal/maasim"
 	"github.com/latencyproof/poc/internal/simtee"
@@ -195,15 +192,10 @@ func setup(ctx context.Context, opts Options) (e *env, err error) {
 		return nil, fmt.Errorf("calibrating: %w", err)
 	}
 	e.policy = &verifier.Policy{
-		Version: verifier.PolicyVersion,
-		TEEs:    []string{evidence.TEESim},
-		Counter: verifier.CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15", "hypervisor-cpuid", "cntfrq"}},
-		// FRR 10⁻², not the default 10⁻³: with a demo's 120 calibration
-		// probes per endpoint, a threshold at 10⁻³ (split over two
-		// endpoints) rests on the fitted tail far beyond the data, which
-		// on this shared machine puts it above the 10 km relay's round
-		// trips. A production verifier states 10⁻³ and calibrates for it.
-		Latency:    verifier.LatencyPolicy{Origin: string(profile.OriginLab), FRR: 1e-2},
+		Version:    verifier.PolicyVersion,
+		TEEs:       []string{evidence.TEESim},
+		Counter:    verifier.CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15", "hypervisor-cpuid", "cntfrq"}},
+		Latency:    verifier.LatencyPolicy{Origin: string(profile.OriginLab), FRR: FRR},
 		MAA:        &vmaa.Policy{Issuer: e.maa.URL()},
 		RequireMAA: true,
 	}
@@ -213,59 +205,14 @@ func setup(ctx context.Context, opts Options) (e *env, err error) {
 // calibrate runs a short campaign from each region's vantage over that
 // region's endpoints, and fits lab profiles from the datasets.
 func (e *env) calibrate(samples int) (*profile.File, error) {
-	st := e.lab.State
-	rounds := (samples + e.echoes - 1) / e.echoes
-	var files []string
+	var runs []labcal.Run
 	for _, r := range e.lab.World.Regions {
-		var eps []string
-		for _, ep := range st.Catalog.Endpoints {
-			if ep.Region == r.Name && ep.Termination == datasets.TerminationRegional {
-				eps = append(eps, ep.Name)
-			}
-		}
-		vantage := r.Name + "-vm"
-		if _, err := st.Vantage(vantage); err != nil || len(eps) == 0 {
-			continue
-		}
-		out := filepath.Join(e.dir, "campaign-"+vantage+".jsonl")
-		e.logf("calibration: %s, %d rounds × %d echoes × %d endpoints", vantage, rounds, e.echoes, len(eps))
-		if err := calibration.Run(e.ctx, calibration.Campaign{
-			ID: "demo-" + vantage, Lab: st, Endpoints: eps,
-			Vantage: dataset.Vantage{Name: vantage}, Rounds: rounds, Echoes: e.echoes, Seed: 1, Out: out,
-		}); err != nil {
-			return nil, err
-		}
-		files = append(files, out)
+		runs = append(runs, labcal.Run{Vantage: r.Name + "-vm", Region: r.Name})
 	}
-	f, err := fit.NewFitter(fit.Options{Locate: func(provider, region, endpoint string) (profile.Location, bool) {
-		ep, ok := st.Catalog.Lookup(endpoint)
-		return profile.Location{Lat: ep.Lat, Lon: ep.Lon}, ok
-	}, Provenance: profile.Provenance{Notes: "lab-made by poc demo: not a cloud's profile"}})
-	if err != nil {
-		return nil, err
-	}
-	for _, path := range files {
-		r, err := dataset.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		for {
-			s, err := r.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return nil, err
-			}
-			if err := f.Add(s); err != nil {
-				r.Close()
-				return nil, err
-			}
-		}
-		r.Close()
-	}
-	return f.File()
+	return labcal.Calibrate(e.ctx, e.lab.State, runs, labcal.Options{
+		Rounds: (samples + e.echoes - 1) / e.echoes, Echoes: e.echoes, Dir: e.dir,
+		Notes: "lab-made by poc demo: not a cloud's profile", Log: e.logf,
+	})
 }
 
 // proverOptions are an honest prover's options at a vantage, probing the

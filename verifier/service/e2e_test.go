@@ -15,16 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latencyproof/poc/calibration/dataset"
-	"github.com/latencyproof/poc/calibration/fit"
 	"github.com/latencyproof/poc/calibration/profile"
 	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/evidence"
 	"github.com/latencyproof/poc/internal/lab"
+	"github.com/latencyproof/poc/internal/labcal"
 	"github.com/latencyproof/poc/internal/simtee"
 	"github.com/latencyproof/poc/prover"
 	proversvc "github.com/latencyproof/poc/prover/service"
-	"github.com/latencyproof/poc/tlsprobe"
 	"github.com/latencyproof/poc/verifier"
 	"github.com/latencyproof/poc/verifier/dcap"
 )
@@ -112,7 +110,7 @@ func newE2E() (*e2e, error) {
 		return env, err
 	}
 	env.coll = dcap.Bundle{Fixed: col}
-	if env.profiles, err = calibrate(l, "westeurope-vm", "westeurope", 1200); err != nil {
+	if env.profiles, err = labcal.Calibrate(context.Background(), l.State, []labcal.Run{{Vantage: "westeurope-vm", Region: "westeurope"}}, labcal.Options{Rounds: 100, Echoes: 16}); err != nil {
 		return env, err
 	}
 	env.policy = &verifier.Policy{
@@ -125,52 +123,6 @@ func newE2E() (*e2e, error) {
 		Latency: verifier.LatencyPolicy{Origin: "lab", MinEchoes: 8, FRR: 1e-6},
 	}
 	return env, nil
-}
-
-// calibrate probes every endpoint of a region from a vantage until each has
-// n samples of 16-echo probes, as proofs make them, and fits lab profiles.
-func calibrate(l *lab.Lab, vantage, region string, n int) (*profile.File, error) {
-	roots, err := l.State.Roots()
-	if err != nil {
-		return nil, err
-	}
-	v, err := l.State.Vantage(vantage)
-	if err != nil {
-		return nil, err
-	}
-	f, err := fit.NewFitter(fit.Options{Locate: func(_, _, endpoint string) (profile.Location, bool) {
-		e, ok := l.State.Catalog.Lookup(endpoint)
-		return profile.Location{Lat: e.Lat, Lon: e.Lon}, ok
-	}})
-	if err != nil {
-		return nil, err
-	}
-	seq := uint64(0)
-	for _, e := range l.State.Catalog.Endpoints {
-		if e.Region != region {
-			continue
-		}
-		method, _ := tlsprobe.ParseMethod(e.Echo.Method)
-		for got := 0; got < n; {
-			res, err := tlsprobe.Probe(context.Background(), tlsprobe.Config{Endpoint: e.Address(), Echoes: 16, Method: method, Roots: roots, Dial: v.Dialer()})
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range res.Echoes {
-				seq++
-				if err := f.Add(dataset.Sample{
-					Campaign: "e2e", Seq: seq, Vantage: vantage, VantageLat: v.Lat, VantageLon: v.Lon, Origin: "lab",
-					Endpoint: e.Name, Provider: e.Provider, Region: e.Region, Hostname: e.Hostname, Port: e.Port,
-					Method: string(res.Conns[0].Method), RTTNs: s.Ns, RTTCycles: s.Cycles, RTTKernelNs: s.KernelNs,
-					FrequencyHz: res.Frequency.Hz, FrequencySource: string(res.Frequency.Source), Time: time.Now(),
-				}); err != nil {
-					return nil, err
-				}
-				got++
-			}
-		}
-	}
-	return f.File()
 }
 
 // options are the verifier's plumbing for the lab, with a nonce store.
