@@ -9,16 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/internal/httpjson"
 	"github.com/latencyproof/poc/prover"
 )
 
@@ -171,49 +170,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// allow answers 405 unless the request's method is one of methods.
-func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
-	for _, m := range methods {
-		if r.Method == m {
-			return true
-		}
-	}
-	w.Header().Set("Allow", strings.Join(methods, ", "))
-	problem(w, http.StatusMethodNotAllowed, "method not allowed")
-	return false
-}
-
 // Problem is the body of every answer that is not a success.
-type Problem struct {
-	// Error says what went wrong in a short, fixed message.
-	Error string `json:"error"`
-	// Status repeats the HTTP status.
-	Status int `json:"status"`
-}
-
-func problem(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, Problem{Error: msg, Status: status})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error","status":500}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
-// jsonBody reports whether the request's content type is JSON (or absent).
-func jsonBody(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
-}
+type Problem = httpjson.Problem
 
 func (s *Server) proofs(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -453,3 +411,11 @@ func (b *bucket) take(now time.Time) (bool, time.Duration) {
 	}
 	return false, time.Duration((1 - b.tokens) / b.perSecond * float64(time.Second))
 }
+
+// The services' shared HTTP plumbing.
+var (
+	allow     = httpjson.Allow
+	problem   = httpjson.WriteProblem
+	writeJSON = httpjson.Write
+	jsonBody  = httpjson.IsJSON
+)

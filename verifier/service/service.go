@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/latencyproof/poc/calibration/verdict"
 	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/internal/httpjson"
 	"github.com/latencyproof/poc/verifier"
 )
 
@@ -166,12 +166,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Problem is the body of every answer that is not a success.
-type Problem struct {
-	// Error says what went wrong in a short, fixed message.
-	Error string `json:"error"`
-	// Status repeats the HTTP status.
-	Status int `json:"status"`
-}
+type Problem = httpjson.Problem
 
 // Response is the answer to POST /v1/verifications: the verifier's Result,
 // a stable reason code when it is not accepted, and, for a body that is
@@ -270,43 +265,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		problem(rec, http.StatusNotFound, "no such resource")
 	}
-}
-
-// allow answers 405 unless the request's method is one of methods.
-func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
-	for _, m := range methods {
-		if r.Method == m {
-			return true
-		}
-	}
-	w.Header().Set("Allow", strings.Join(methods, ", "))
-	problem(w, http.StatusMethodNotAllowed, "method not allowed")
-	return false
-}
-
-func problem(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, Problem{Error: msg, Status: status})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error","status":500}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
-// jsonBody reports whether the request's content type is JSON (or absent).
-func jsonBody(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // readBody reads a bounded body, answering 413 or 400 itself when it
@@ -498,3 +456,11 @@ func malformed(err error) *verifier.Result {
 		SecondRoot: []string{},
 	}
 }
+
+// The services' shared HTTP plumbing.
+var (
+	allow     = httpjson.Allow
+	problem   = httpjson.WriteProblem
+	writeJSON = httpjson.Write
+	jsonBody  = httpjson.IsJSON
+)
