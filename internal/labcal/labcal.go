@@ -25,6 +25,8 @@ import (
 // Run is one campaign: from Vantage over Region's regional endpoints.
 type Run struct {
 	Vantage, Region string
+	// Rounds, if not zero, overrides Options.Rounds for this campaign.
+	Rounds int
 }
 
 // Options shape the campaigns.
@@ -75,12 +77,16 @@ func Calibrate(ctx context.Context, st *lab.State, runs []Run, o Options) (*prof
 			continue
 		}
 		out := filepath.Join(dir, "campaign-"+r.Vantage+".jsonl")
+		rounds := o.Rounds
+		if r.Rounds != 0 {
+			rounds = r.Rounds
+		}
 		if o.Log != nil {
-			o.Log("calibration: %s, %d rounds × %d echoes × %d endpoints", r.Vantage, o.Rounds, o.Echoes, len(eps))
+			o.Log("calibration: %s, %d rounds × %d echoes × %d endpoints", r.Vantage, rounds, o.Echoes, len(eps))
 		}
 		if err := calibration.Run(ctx, calibration.Campaign{
 			ID: "lab-" + r.Vantage, Lab: st, Endpoints: eps,
-			Vantage: dataset.Vantage{Name: r.Vantage}, Rounds: o.Rounds, Echoes: o.Echoes, Seed: seed, Out: out,
+			Vantage: dataset.Vantage{Name: r.Vantage}, Rounds: rounds, Echoes: o.Echoes, Seed: seed, Out: out,
 		}); err != nil {
 			return nil, fmt.Errorf("campaign from %s: %w", r.Vantage, err)
 		}
