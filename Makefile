@@ -6,7 +6,7 @@ BIN       := bin/poc
 PKGS      := ./...
 FUZZTIME  ?= 50000x
 
-.PHONY: all build test vet fmt-check bench demo eval fuzz-smoke fuzz clean
+.PHONY: all build test vet fmt-check bench demo demo-study eval fuzz-smoke fuzz clean
 
 all: build
 
@@ -52,6 +52,12 @@ bench:
 # The whole story on the loopback lab; the report (Markdown, PNG) goes to out/demo.
 demo: build
 	./$(BIN) demo --out out/demo
+
+# What the demo's short calibration gives its honest prover and its 10 km
+# relay on this machine (docs/EVALUATION.md, "The demo's calibration"): one
+# long campaign, then calibration windows of 120 and 240 probes; about 3 min.
+demo-study:
+	POC_DEMO_STUDY=1 $(GO) test -count=1 -timeout 30m -run '^TestDemoCalibrationStudy$$' -v ./internal/demo/
 
 # The adversarial evaluation on the lab (docs/EVALUATION.md): FAR and FRR
 # against relay distance for K = 8, 16, 32, echoes against handshakes; about

@@ -19,7 +19,10 @@ func demoCommand() *cli.Command {
 			"campaign from each region's vantage, fits lab profiles, then makes and verifies\n" +
 			"proofs with the simulated TEE: an honest prover in westeurope and a set of\n" +
 			"attackers. Prints each scenario's expected and actual verdict; exits non-zero if\n" +
-			"any differs. With --out, writes a report (Markdown and PNG plots).",
+			"any differs. A proof refused by latency may be followed by one more under a\n" +
+			"fresh challenge, for every prover alike. A relay in the same metro is expected\n" +
+			"\"undecidable\": accepted or refused by latency both match. With --out, writes a\n" +
+			"report (Markdown and PNG plots).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "write the report to `DIR`"},
 			&cli.IntFlag{Name: "echoes", Value: demo.DefaultEchoes, Usage: "echoes `K` per endpoint"},
@@ -66,7 +69,7 @@ func runDemo(c *cli.Context) error {
 func printDemo(w io.Writer, r *demo.Result) {
 	fmt.Fprintf(w, "poc demo — lab world %q (lab-made profiles: they describe the lab, not a cloud)\n\n", r.World)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\tscenario\texpected\tverdict\tfastest RTT\treason")
+	fmt.Fprintln(tw, "\tscenario\texpected\tverdict\ttries\tfastest RTT\treason")
 	for _, s := range r.Scenarios {
 		mark := "ok"
 		if !s.Match {
@@ -76,7 +79,7 @@ func printDemo(w io.Writer, r *demo.Result) {
 		if s.MinRTTNs > 0 {
 			rtt = ms(s.MinRTTNs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, s.Scenario, s.Expected, s.Verdict, rtt, s.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", mark, s.Scenario, s.Expected, s.Verdict, s.Attempts, rtt, s.Reason)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n%d scenarios in %.1f s; ", len(r.Scenarios), r.Seconds)
@@ -85,5 +88,6 @@ func printDemo(w io.Writer, r *demo.Result) {
 	} else {
 		fmt.Fprintln(w, "SOME VERDICTS DIFFER FROM THE EXPECTED ONES.")
 	}
+	fmt.Fprintf(w, "A proof refused by latency may be retried once with a fresh challenge, by the honest prover and attackers alike (tries); the verifier states a false-reject rate of %g per proof.\n", r.FRR)
 	fmt.Fprintln(w, "Latency proves nearness, never farness, and cannot tell a relay in the same metro apart (LIMITATIONS.md).")
 }

@@ -28,7 +28,7 @@ func WriteReport(dir string, r *Result) error {
 	} else {
 		b.WriteString("**Some scenarios did not end in their expected verdict** (marked ✗).\n\n")
 	}
-	b.WriteString("| | scenario | expected | verdict | fastest RTT | vacuum bound | reason |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| | scenario | expected | verdict | tries | fastest RTT | vacuum bound | reason |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Scenarios {
 		mark := "✓"
 		if !s.Match {
@@ -39,12 +39,16 @@ func WriteReport(dir string, r *Result) error {
 			rtt = fmt.Sprintf("%.3f ms", s.MinRTTNs/1e6)
 			bound = fmt.Sprintf("%.0f km", s.BoundKm)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", mark, s.Scenario, s.Expected, s.Verdict, rtt, bound, strings.ReplaceAll(s.Reason, "|", "\\|"))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s | %s |\n", mark, s.Scenario, s.Expected, s.Verdict, s.Attempts, rtt, bound, strings.ReplaceAll(s.Reason, "|", "\\|"))
 	}
 	b.WriteString("\n## What each scenario shows\n\n")
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(&b, "- **%s** — %s\n", s.Scenario, s.Note)
+		for i, why := range s.Earlier {
+			fmt.Fprintf(&b, "  - attempt %d was refused by latency: %s\n", i+1, strings.ReplaceAll(why, "\n", " "))
+		}
 	}
+	fmt.Fprintf(&b, "\nA proof refused by latency may be followed by one more under a fresh challenge (at most %d per scenario), as an operator would retry a refusal; every attacker gets the same tries. Per scenario this at most doubles the false-accept rate and, as long as the machine's slow periods are shorter than the time between attempts, squares the false-reject rate.\n", Attempts)
 	b.WriteString("\n## Calibration\n\nThe profiles the verifier used, with their round-trip distributions and the false-accept and false-reject rates of a relay against its distance: [report.md](report.md).\n\n")
 	fmt.Fprintf(&b, "Each endpoint was calibrated from its region's vantage with probes of %d echoes on connections of %d, as the proofs carry them; the profiles describe whole probes of that shape, so the verdict assumes nothing about how a probe's connections depend on each other. The verifier states a false-reject rate of %g per proof: a demo's short calibration cannot support the default 10⁻³ on this shared machine without giving up the 10 km relay (docs/EVALUATION.md).\n\n", r.Echoes, tlsprobe.DefaultEchoesPerConn, r.FRR)
 	b.WriteString("Latency proves nearness, never farness: the vacuum bound is the only hard statement, and a relay in the same metro cannot be told apart from the region's own zones. See LIMITATIONS.md.\n")

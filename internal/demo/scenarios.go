@@ -19,25 +19,65 @@ import (
 	"github.com/latencyproof/poc/verifier/dcap"
 )
 
+// Expectation is the verdict a scenario must end in: one outcome, or
+// Undecidable where latency cannot decide.
+type Expectation string
+
+// Undecidable is the expectation of a scenario that latency cannot decide,
+// a relay in the same metro: its round trips are those of the region's own
+// zones plus a few microseconds, so whether it falls under the threshold is
+// the lab's noise, not the verifier's knowledge. Accepted and
+// RefusedLatency both match; anything else (a broken binding, a refused
+// transcript) does not.
+const Undecidable Expectation = "undecidable"
+
+// expect is the expectation of exactly one outcome.
+func expect(o verifier.Outcome) Expectation { return Expectation(o) }
+
+// Allowed lists the outcomes that match x.
+func (x Expectation) Allowed() []verifier.Outcome {
+	if x == Undecidable {
+		return []verifier.Outcome{verifier.Accepted, verifier.RefusedLatency}
+	}
+	return []verifier.Outcome{verifier.Outcome(x)}
+}
+
+// Allows reports whether outcome o matches x.
+func (x Expectation) Allows(o verifier.Outcome) bool {
+	for _, a := range x.Allowed() {
+		if a == o {
+			return true
+		}
+	}
+	return false
+}
+
 // scenario is one line of the demo.
 type scenario struct {
 	Name     string
-	Expected verifier.Outcome
+	Expected Expectation
 	// Note says what the scenario shows, or why latency cannot decide.
 	Note string
 	// prove makes the proof to verify (and may adjust the verifier's
-	// options); verify runs the verification, nil meaning a single one.
+	// options); it runs again for every attempt.
 	prove func(e *env, o *verifier.Options) (*evidence.Proof, error)
 }
 
 // ScenarioResult is one scenario's outcome.
 type ScenarioResult struct {
-	Scenario string           `json:"scenario"`
-	Expected verifier.Outcome `json:"expected"`
-	Verdict  verifier.Outcome `json:"verdict"`
-	Reason   string           `json:"reason"`
-	Match    bool             `json:"match"`
-	Note     string           `json:"note,omitempty"`
+	Scenario string `json:"scenario"`
+	// Expected is one outcome, or "undecidable"; Allowed lists the
+	// outcomes that match it.
+	Expected Expectation        `json:"expected"`
+	Allowed  []verifier.Outcome `json:"allowed"`
+	Verdict  verifier.Outcome   `json:"verdict"`
+	Reason   string             `json:"reason"`
+	Match    bool               `json:"match"`
+	Note     string             `json:"note,omitempty"`
+	// Attempts is how many proofs were presented (at most Attempts);
+	// Earlier holds the reasons of the ones refused before the last.
+	Attempts int      `json:"attempts"`
+	Earlier  []string `json:"earlier,omitempty"`
 	// Stage is where a refusal happened; MinRTTNs and BoundKm are the
 	// claimed region's fastest round trip and vacuum bound, when known.
 	Stage    string           `json:"stage,omitempty"`
@@ -46,17 +86,44 @@ type ScenarioResult struct {
 	Result   *verifier.Result `json:"result,omitempty"`
 }
 
+// Attempts is how many proofs a prover may present in one scenario: a
+// proof refused by latency may be followed by another under a fresh
+// challenge, as an operator retries a refusal. Every scenario, honest or
+// not, is held to the same rule, so each attacker gets two tries as well.
+// Per scenario the false-accept rate is at most Attempts times the stated
+// one, and the false-reject rate falls towards FRR^Attempts as far as
+// slow periods of the machine are shorter than the time between attempts
+// (docs/EVALUATION.md measures both).
+const Attempts = 2
+
 func (sc scenario) run(e *env) ScenarioResult {
-	sr := ScenarioResult{Scenario: sc.Name, Expected: sc.Expected, Note: sc.Note}
+	sr := ScenarioResult{Scenario: sc.Name, Expected: sc.Expected, Allowed: sc.Expected.Allowed(), Note: sc.Note}
+	for sr.Attempts < Attempts {
+		if sr.Attempts > 0 {
+			sr.Earlier = append(sr.Earlier, sr.Reason)
+		}
+		sr.Attempts++
+		sc.attempt(e, &sr)
+		if sr.Verdict != verifier.RefusedLatency || e.ctx.Err() != nil {
+			break
+		}
+	}
+	sr.Match = sc.Expected.Allows(sr.Verdict)
+	return sr
+}
+
+// attempt makes and verifies one proof, recording its outcome in sr.
+func (sc scenario) attempt(e *env, sr *ScenarioResult) {
+	sr.Stage, sr.MinRTTNs, sr.BoundKm, sr.Result = "", 0, 0, nil
 	o, err := e.verifyOptions()
 	if err != nil {
 		sr.Verdict, sr.Reason = verifier.CouldNotCheck, err.Error()
-		return sr
+		return
 	}
 	p, err := sc.prove(e, &o)
 	if err != nil {
 		sr.Verdict, sr.Reason = verifier.CouldNotCheck, "making the proof: "+err.Error()
-		return sr
+		return
 	}
 	res, verr := verifier.Verify(e.ctx, p, e.policy, o)
 	sr.Verdict, sr.Result = res.Outcome, res
@@ -71,8 +138,6 @@ func (sc scenario) run(e *env) ScenarioResult {
 			sr.MinRTTNs, sr.BoundKm = ep.MinRTTNs, ep.BoundKm
 		}
 	}
-	sr.Match = sr.Verdict == sr.Expected
-	return sr
 }
 
 // shorten keeps a reason on one readable line.
@@ -106,44 +171,44 @@ func scenarios() []scenario {
 	appKey := sha256.Sum256([]byte("the workload's public key"))
 	otherKey := sha256.Sum256([]byte("another workload's public key"))
 	list := []scenario{
-		{Name: "honest prover in westeurope", Expected: verifier.Accepted,
+		{Name: "honest prover in westeurope", Expected: expect(verifier.Accepted),
 			Note:  "the TD runs in the region; its MAA token is a second root of trust",
 			prove: honest("westeurope-vm", nil)},
-		{Name: "relay 1 km away (same metro)", Expected: verifier.Accepted,
-			Note:  "latency cannot tell a relay in the same metro apart: accepted, as the verdict's limits say",
+		{Name: "relay 1 km away (same metro)", Expected: Undecidable,
+			Note:  "latency cannot tell a relay in the same metro apart: its round trips are the region's plus about 14 µs, so it is accepted as often as the honest prover is, and refused by latency only when the lab's noise says so; either verdict matches, as the verdict's limits say",
 			prove: honest("attacker-1km", nil)},
 	}
 	for _, km := range []int{10, 50, 100, 500} {
-		list = append(list, scenario{Name: fmt.Sprintf("relay %d km away", km), Expected: verifier.RefusedLatency,
+		list = append(list, scenario{Name: fmt.Sprintf("relay %d km away", km), Expected: expect(verifier.RefusedLatency),
 			Note:  "every relay adds at least 2·d/c to each round trip",
 			prove: honest(fmt.Sprintf("attacker-%dkm", km), nil)})
 	}
 	list = append(list,
-		scenario{Name: "counter at 1/4 speed, frequency presented as nominal (relay 10 km)", Expected: verifier.RefusedLatency,
+		scenario{Name: "counter at 1/4 speed, frequency presented as nominal (relay 10 km)", Expected: expect(verifier.RefusedLatency),
 			Note:  "every round trip looks 4× shorter: faster than the region's physical floor (too-fast)",
 			prove: honest("attacker-10km", func(o *prover.Options) { o.Clock = &slowClock{base: timing.System(), div: 4} })},
-		scenario{Name: "host pauses the TD during every echo", Expected: verifier.RefusedLatency,
+		scenario{Name: "host pauses the TD during every echo", Expected: expect(verifier.RefusedLatency),
 			Note:  "pausing only adds time: a denial of service, never a false accept",
 			prove: honest("westeurope-vm", func(o *prover.Options) { o.Clock = &pausedClock{base: timing.System(), pause: 2 * time.Millisecond} })},
-		scenario{Name: "replayed proof", Expected: verifier.RefusedPolicy,
+		scenario{Name: "replayed proof", Expected: expect(verifier.RefusedPolicy),
 			Note:  "the verifier records answered challenges",
 			prove: replayed},
-		scenario{Name: "mix-and-match: proof bound to another workload's key", Expected: verifier.RefusedPolicy,
+		scenario{Name: "mix-and-match: proof bound to another workload's key", Expected: expect(verifier.RefusedPolicy),
 			Note: "the application binding is in REPORTDATA; the verifier names the key it expects",
 			prove: func(e *env, o *verifier.Options) (*evidence.Proof, error) {
 				o.AppBinding = appKey[:]
 				return honest("westeurope-vm", func(po *prover.Options) { po.AppBinding = otherKey[:] })(e, o)
 			}},
-		scenario{Name: "endpoint certificate for another domain", Expected: verifier.RefusedCrypto,
+		scenario{Name: "endpoint certificate for another domain", Expected: expect(verifier.RefusedCrypto),
 			Note:  "the attacker's fast server has a valid certificate, for another name; the proof claims it as the region's",
 			prove: anotherDomain},
-		scenario{Name: "edge (anycast) endpoint claimed as regional", Expected: verifier.RefusedPolicy,
+		scenario{Name: "edge (anycast) endpoint claimed as regional", Expected: expect(verifier.RefusedPolicy),
 			Note:  "an anycast front end answers wherever the prover is: the catalog marks it edge",
 			prove: edgeClaimed},
-		scenario{Name: "another region's front end answering for the shared certificate", Expected: verifier.RefusedPolicy,
+		scenario{Name: "another region's front end answering for the shared certificate", Expected: expect(verifier.RefusedPolicy),
 			Note:  "the certificate is valid in every region; without the region-binding echo the session proves nothing",
 			prove: sharedCertElsewhere},
-		scenario{Name: "tampered transcript", Expected: verifier.RefusedCrypto,
+		scenario{Name: "tampered transcript", Expected: expect(verifier.RefusedCrypto),
 			Note: "one byte of one record changed",
 			prove: func(e *env, o *verifier.Options) (*evidence.Proof, error) {
 				p, err := honest("westeurope-vm", nil)(e, o)
@@ -153,13 +218,13 @@ func scenarios() []scenario {
 				}
 				return p, err
 			}},
-		scenario{Name: "quote from another TD (binding mismatch)", Expected: verifier.RefusedCrypto,
+		scenario{Name: "quote from another TD (binding mismatch)", Expected: expect(verifier.RefusedCrypto),
 			Note:  "the attestation of another proof is attached to this body",
 			prove: anotherQuote},
-		scenario{Name: "expired Intel collateral", Expected: verifier.RefusedCrypto,
+		scenario{Name: "expired Intel collateral", Expected: expect(verifier.RefusedCrypto),
 			Note:  "the TCB info and QE identity were valid 30 days and expired last week",
 			prove: expiredCollateral},
-		scenario{Name: "forged MAA token", Expected: verifier.RefusedCrypto,
+		scenario{Name: "forged MAA token", Expected: expect(verifier.RefusedCrypto),
 			Note:  "the token claims the MAA key's kid but is signed with the attacker's key",
 			prove: forgedMAA},
 	)
