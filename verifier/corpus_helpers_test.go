@@ -30,6 +30,7 @@ import (
 	"github.com/latencyproof/poc/calibration/profile"
 	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/evidence"
+	"github.com/latencyproof/poc/internal/e2elab"
 	imaa "github.com/latencyproof/poc/internal/maa"
 	"github.com/latencyproof/poc/internal/maasim"
 	"github.com/latencyproof/poc/internal/simtee"
@@ -122,7 +123,7 @@ func corpusSetup(t *testing.T) *corpusEnv {
 const corpusChallengeTTL = 3 * time.Hour
 
 func newCorpusEnv(e *e2e) (*corpusEnv, error) {
-	dir := filepath.Join(e2eDir, "corpus")
+	dir := filepath.Join(e.Dir, "corpus")
 	sim, err := simtee.Init(filepath.Join(dir, "sim"), simtee.InitOptions{Now: time.Now().Add(-time.Hour), CollateralValidity: 2 * time.Hour})
 	if err != nil {
 		return nil, err
@@ -209,31 +210,21 @@ func (c *corpusEnv) prove() (*evidence.Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	roots, err := c.e.lab.State.Roots()
+	o, err := c.e.ProverOptions(e2elab.Vantage)
 	if err != nil {
 		return nil, err
 	}
-	v, err := c.e.lab.State.Vantage("westeurope-vm")
-	if err != nil {
-		return nil, err
+	if len(o.Endpoints) != 2 {
+		return nil, fmt.Errorf("the e2e world has %d westeurope endpoints, the corpus needs 2", len(o.Endpoints))
 	}
-	var eps []datasets.Endpoint
-	for _, ep := range c.e.lab.State.Catalog.Endpoints {
-		if ep.Region != "westeurope" {
-			continue
-		}
+	for i, ep := range o.Endpoints {
 		if ep.Echo.Method == evidence.MethodH2Ping {
-			ep.Echo.EchoesPerConn = 4 // two connections of four echoes
+			o.Endpoints[i].Echo.EchoesPerConn = 4 // two connections of four echoes
 		}
-		eps = append(eps, ep)
 	}
-	if len(eps) != 2 {
-		return nil, fmt.Errorf("the e2e world has %d westeurope endpoints, the corpus needs 2", len(eps))
-	}
-	slices.SortFunc(eps, func(a, b datasets.Endpoint) int { return strings.Compare(a.Echo.Method, b.Echo.Method) })
-	return prover.Prove(context.Background(), ch, prover.Options{
-		Endpoints: eps, Echoes: 8, Attester: c.att, AppBinding: c.appKey, Roots: roots, Dial: v.Dialer(),
-	})
+	slices.SortFunc(o.Endpoints, func(a, b datasets.Endpoint) int { return strings.Compare(a.Echo.Method, b.Echo.Method) })
+	o.Echoes, o.Attester, o.AppBinding = 8, c.att, c.appKey
+	return prover.Prove(context.Background(), ch, o)
 }
 
 // pol returns a copy of the corpus policy that an entry may change.
@@ -870,15 +861,15 @@ func (c *corpusEnv) writeCorpusContext(dir string) error {
 	}
 	files["policy.json"] = pol
 	files["sim-root.pem"] = c.sim.RootPEM()
-	files["lab-ca.pem"] = []byte(c.e.lab.State.CAPEM)
+	files["lab-ca.pem"] = []byte(c.e.Lab.State.CAPEM)
 	files["maa-jwks.json"] = c.maaKey.JWKS()
 	files["collateral.json"] = c.sim.CollateralJSON()
 	var prof bytes.Buffer
-	if err := profile.Write(&prof, c.e.profiles); err != nil {
+	if err := profile.Write(&prof, c.e.Profiles); err != nil {
 		return err
 	}
 	files["profiles.json"] = prof.Bytes()
-	cat, err := json.MarshalIndent(c.e.lab.State.Catalog, "", "  ")
+	cat, err := json.MarshalIndent(c.e.Lab.State.Catalog, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,7 @@ func quoteOf(sim func(c *corpusEnv) *simtee.Sim, td simtee.TDOptions, otherRD bo
 }
 
 func corpusSim(c *corpusEnv) *simtee.Sim { return c.sim }
-func e2eSim(c *corpusEnv) *simtee.Sim    { return c.e.sim }
+func e2eSim(c *corpusEnv) *simtee.Sim    { return c.e.Sim }
 
 // token edits the MAA token (see corpusEnv.editToken).
 func token(edit func(h, cl map[string]any), resign bool) mutation {
@@ -246,7 +246,7 @@ func replaceOnce(old, repl string) func([]byte) ([]byte, error) {
 // otherEndpoint is the catalog name of an endpoint outside the claimed
 // region.
 func otherEndpoint(c *corpusEnv) string {
-	for _, e := range c.e.lab.State.Catalog.Endpoints {
+	for _, e := range c.e.Lab.State.Catalog.Endpoints {
 		if e.Region != "westeurope" && e.Echo.Method == evidence.MethodH2Ping {
 			return e.Name
 		}
@@ -401,7 +401,7 @@ func corpusEntries() []corpusEntry {
 		}), stage: StageTEE, outcome: rc, want: ErrTEE},
 		corpusEntry{name: "verifier/no-sim-root", opts: func(_ *corpusEnv, _ *Policy, o *Options) { o.SimRoots = nil }, input: "no simulated root given", stage: StageTEE, outcome: cc, want: ErrOptions},
 		corpusEntry{name: "verifier/default-policy-tees", opts: func(_ *corpusEnv, pol *Policy, _ *Options) { pol.TEEs = nil }, input: "the policy's default TEEs (tdx, azure-tdx)", stage: StageTEE, outcome: rp, want: ErrTEE},
-		corpusEntry{name: "verifier/other-sim-root", opts: func(c *corpusEnv, _ *Policy, o *Options) { o.SimRoots = []*x509.Certificate{c.e.sim.Root()} },
+		corpusEntry{name: "verifier/other-sim-root", opts: func(c *corpusEnv, _ *Policy, o *Options) { o.SimRoots = []*x509.Certificate{c.e.Sim.Root()} },
 			input: "another simulated TEE's root", stage: StageQuote, outcome: rc, want: dcap.ErrPCKChain},
 	)
 
@@ -482,7 +482,7 @@ func corpusEntries() []corpusEntry {
 			return c.editTCBInfo("tcb_info", reUpToDate, `"tcbStatus":"OutOfDate"`, true)
 		}, stage: StageQuote, outcome: rp, want: dcap.ErrPolicy},
 		corpusEntry{name: "collateral/pck-revoked", collateral: (*corpusEnv).revokedPCKCollateral, stage: StageQuote, outcome: rc, want: dcap.ErrRevoked},
-		corpusEntry{name: "collateral/of-another-hierarchy", collateral: func(c *corpusEnv) ([]byte, error) { return c.e.sim.CollateralJSON(), nil },
+		corpusEntry{name: "collateral/of-another-hierarchy", collateral: func(c *corpusEnv) ([]byte, error) { return c.e.Sim.CollateralJSON(), nil },
 			stage: StageQuote, outcome: rc, want: dcap.ErrCollateralSignature},
 		corpusEntry{name: "collateral/unavailable", opts: func(_ *corpusEnv, _ *Policy, o *Options) { o.Collateral = failingCollateral{} },
 			input: "the collateral source is down", stage: StageQuote, outcome: cc, want: dcap.ErrCouldNotCheck},

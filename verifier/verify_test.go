@@ -11,123 +11,63 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latencyproof/poc/calibration/profile"
-	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/evidence"
-	"github.com/latencyproof/poc/internal/lab"
-	"github.com/latencyproof/poc/internal/labcal"
-	"github.com/latencyproof/poc/internal/simtee"
+	"github.com/latencyproof/poc/internal/e2elab"
 	"github.com/latencyproof/poc/prover"
-	"github.com/latencyproof/poc/verifier/dcap"
 )
 
-// e2eWorld is one region with an HTTP/2 and an HTTP/1.1-only endpoint,
-// a vantage in it, and attackers' vantages 50 km and 300 km away.
-const e2eWorld = `{
-  "version": 1, "name": "e2e", "route_factor": 2.0,
-  "regions": [{"name": "westeurope", "provider": "lab", "lat": 52.3676, "lon": 4.9041},
-              {"name": "francecentral", "provider": "lab", "lat": 46.3772, "lon": 2.373}],
-  "endpoints": [{"service": "api", "region": "westeurope", "protocol": "h2"},
-                {"service": "blob", "region": "westeurope", "protocol": "http1"},
-                {"service": "api", "region": "francecentral", "protocol": "h2"}],
-  "vantages": [
-    {"name": "westeurope-vm", "region": "westeurope", "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}},
-    {"name": "relay-50km", "lat": 52.8176, "lon": 4.9041, "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}},
-    {"name": "relay-300km", "lat": 55.0676, "lon": 4.9041, "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}}
-  ]
-}`
-
-// e2e is a running lab with a simulated TEE, calibrated profiles and a
-// verifier's keys: everything a proof needs, shared by the tests.
+// e2e is the end-to-end world (internal/e2elab) with a verifier's key and
+// policy: everything a proof needs, shared by the package's tests.
 type e2e struct {
-	lab      *lab.Lab
-	sim      *simtee.Sim
-	key      *ChallengeKey
-	profiles *profile.File
-	coll     dcap.Source
-	policy   *Policy
+	*e2elab.Env
+	key    *ChallengeKey
+	policy *Policy
 }
 
 var (
 	e2eOnce sync.Once
 	e2eEnv  *e2e
 	e2eErr  error
-	e2eDir  string
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if e2eEnv != nil {
-		e2eEnv.lab.Close()
-	}
-	if e2eDir != "" {
-		os.RemoveAll(e2eDir)
-	}
+	e2elab.CloseShared()
 	os.Exit(code)
 }
 
-// setup starts the shared environment once for the package's tests.
+// setup starts the shared environment once for the package's tests: a
+// campaign of 200 probes of 16 echoes per endpoint, on connections of 4
+// as proofs carry them, so the profiles get a probe level of that shape.
 func setup(t *testing.T) *e2e {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end: starts a lab and calibrates it")
-	}
-	e2eOnce.Do(func() { e2eEnv, e2eErr = newE2E() })
+	env := e2elab.Shared(t, e2elab.Options{Rounds: 200})
+	e2eOnce.Do(func() {
+		var key *ChallengeKey
+		if key, e2eErr = NewChallengeKey(); e2eErr != nil {
+			return
+		}
+		e2eEnv = &e2e{Env: env, key: key, policy: &Policy{
+			Version: PolicyVersion,
+			TEEs:    []string{evidence.TEESim},
+			Counter: CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15"}},
+			// FRR 1e-6, not the usual 1e-3. The probe level holds the stated
+			// FRR when the machine's load is steady (docs/EVALUATION.md: 0 of
+			// 4,800 honest probes at 1e-3). But a test run shares the two cores
+			// with other packages' tests, whose load comes in bursts and moves
+			// every round trip between calibration and proof: under such load
+			// 19 of 300 honest proofs were refused at 1e-3 and 4 of 300 at
+			// 1e-6 (with connections taken as independent; the per-echo model:
+			// 57 and 15). No calibrated FRR covers a
+			// distribution that shifts after calibration. Relays 50 km away
+			// add a millisecond, far beyond the threshold anyway.
+			Latency: LatencyPolicy{Origin: "lab", MinEchoes: 8, FRR: 1e-6},
+		}}
+	})
 	if e2eErr != nil {
 		t.Fatal(e2eErr)
 	}
 	return e2eEnv
-}
-
-func newE2E() (*e2e, error) {
-	w, err := lab.ReadWorld(strings.NewReader(e2eWorld))
-	if err != nil {
-		return nil, err
-	}
-	l, err := lab.Start(w, lab.Options{Seed: 7})
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "poc-verifier-e2e-")
-	if err != nil {
-		return nil, err
-	}
-	e2eDir = dir
-	sim, err := simtee.Init(dir+"/sim", simtee.InitOptions{Now: time.Now().Add(-time.Hour)})
-	if err != nil {
-		return nil, err
-	}
-	key, err := NewChallengeKey()
-	if err != nil {
-		return nil, err
-	}
-	col, err := dcap.ParseCollateral(sim.CollateralJSON())
-	if err != nil {
-		return nil, err
-	}
-	// A campaign of 200 probes of 16 echoes per endpoint, on connections of
-	// 4 as proofs carry them: the profiles get a probe level of that shape.
-	profiles, err := labcal.Calibrate(context.Background(), l.State, []labcal.Run{{Vantage: "westeurope-vm", Region: "westeurope"}}, labcal.Options{Rounds: 200, Echoes: 16})
-	if err != nil {
-		return nil, err
-	}
-	pol := &Policy{
-		Version: PolicyVersion,
-		TEEs:    []string{evidence.TEESim},
-		Counter: CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15"}},
-		// FRR 1e-6, not the usual 1e-3. The probe level holds the stated
-		// FRR when the machine's load is steady (docs/EVALUATION.md: 0 of
-		// 4,800 honest probes at 1e-3). But a test run shares the two cores
-		// with other packages' tests, whose load comes in bursts and moves
-		// every round trip between calibration and proof: under such load
-		// 19 of 300 honest proofs were refused at 1e-3 and 4 of 300 at
-		// 1e-6 (with connections taken as independent; the per-echo model:
-		// 57 and 15). No calibrated FRR covers a
-		// distribution that shifts after calibration. Relays 50 km away
-		// add a millisecond, far beyond the threshold anyway.
-		Latency: LatencyPolicy{Origin: "lab", MinEchoes: 8, FRR: 1e-6},
-	}
-	return &e2e{lab: l, sim: sim, key: key, profiles: profiles, coll: dcap.Bundle{Fixed: col}, policy: pol}, nil
 }
 
 // prove answers a fresh challenge from a vantage with the simulated TEE.
@@ -137,18 +77,10 @@ func (e *e2e) prove(t *testing.T, vantage string, mut func(*prover.Options)) (*e
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots, _ := e.lab.State.Roots()
-	v, err := e.lab.State.Vantage(vantage)
+	o, err := e.ProverOptions(vantage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var eps []datasets.Endpoint
-	for _, ep := range e.lab.State.Catalog.Endpoints {
-		if ep.Region == "westeurope" {
-			eps = append(eps, ep)
-		}
-	}
-	o := prover.Options{Endpoints: eps, Echoes: 16, Attester: &prover.Sim{TEEHierarchy: e.sim}, Roots: roots, Dial: v.Dialer()}
 	if mut != nil {
 		mut(&o)
 	}
@@ -160,10 +92,10 @@ func (e *e2e) prove(t *testing.T, vantage string, mut func(*prover.Options)) (*e
 }
 
 func (e *e2e) options() Options {
-	roots, _ := e.lab.State.Roots()
+	roots, _ := e.EndpointRoots()
 	return Options{
-		ChallengeKey: e.key, Nonces: NewMemoryNonces(), Collateral: e.coll, SimRoots: []*x509.Certificate{e.sim.Root()},
-		Profiles: e.profiles, Catalog: &e.lab.State.Catalog, EndpointRoots: roots,
+		ChallengeKey: e.key, Nonces: NewMemoryNonces(), Collateral: e.Collateral, SimRoots: []*x509.Certificate{e.Sim.Root()},
+		Profiles: e.Profiles, Catalog: &e.Lab.State.Catalog, EndpointRoots: roots,
 	}
 }
 

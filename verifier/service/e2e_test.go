@@ -15,122 +15,64 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latencyproof/poc/calibration/profile"
-	"github.com/latencyproof/poc/datasets"
 	"github.com/latencyproof/poc/evidence"
-	"github.com/latencyproof/poc/internal/lab"
-	"github.com/latencyproof/poc/internal/labcal"
-	"github.com/latencyproof/poc/internal/simtee"
-	"github.com/latencyproof/poc/prover"
+	"github.com/latencyproof/poc/internal/e2elab"
 	proversvc "github.com/latencyproof/poc/prover/service"
 	"github.com/latencyproof/poc/verifier"
-	"github.com/latencyproof/poc/verifier/dcap"
 )
 
-// e2eWorld is one region with an HTTP/2 and an HTTP/1.1-only endpoint, a
-// vantage in it, and attackers' vantages 50 km and 300 km away (as in the
-// verifier's own end-to-end test).
-const e2eWorld = `{
-  "version": 1, "name": "e2e", "route_factor": 2.0,
-  "regions": [{"name": "westeurope", "provider": "lab", "lat": 52.3676, "lon": 4.9041},
-              {"name": "francecentral", "provider": "lab", "lat": 46.3772, "lon": 2.373}],
-  "endpoints": [{"service": "api", "region": "westeurope", "protocol": "h2"},
-                {"service": "blob", "region": "westeurope", "protocol": "http1"},
-                {"service": "api", "region": "francecentral", "protocol": "h2"}],
-  "vantages": [
-    {"name": "westeurope-vm", "region": "westeurope", "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}},
-    {"name": "relay-50km", "lat": 52.8176, "lon": 4.9041, "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}},
-    {"name": "relay-300km", "lat": 55.0676, "lon": 4.9041, "base": "100us", "jitter": {"dist": "exponential", "mean": "15us"}}
-  ]
-}`
-
-// e2e is a running lab with a simulated TEE, calibrated profiles and a
-// verifier's key, shared by the package's end-to-end tests.
+// e2e is the end-to-end world (internal/e2elab, as in the verifier's own
+// end-to-end test) with a verifier's key and policy, shared by the
+// package's end-to-end tests.
 type e2e struct {
-	lab      *lab.Lab
-	sim      *simtee.Sim
-	key      *verifier.ChallengeKey
-	profiles *profile.File
-	coll     dcap.Source
-	policy   *verifier.Policy
+	*e2elab.Env
+	key    *verifier.ChallengeKey
+	policy *verifier.Policy
 }
 
 var (
 	e2eOnce sync.Once
 	e2eEnv  *e2e
 	e2eErr  error
-	e2eDir  string
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if e2eEnv != nil {
-		e2eEnv.lab.Close()
-	}
-	if e2eDir != "" {
-		os.RemoveAll(e2eDir)
-	}
+	e2elab.CloseShared()
 	os.Exit(code)
 }
 
 // setup starts the shared environment once.
 func setup(t testing.TB) *e2e {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end: starts a lab and calibrates it")
-	}
-	e2eOnce.Do(func() { e2eEnv, e2eErr = newE2E() })
+	env := e2elab.Shared(t, e2elab.Options{Rounds: 100})
+	e2eOnce.Do(func() {
+		var key *verifier.ChallengeKey
+		if key, e2eErr = verifier.NewChallengeKey(); e2eErr != nil {
+			return
+		}
+		e2eEnv = &e2e{Env: env, key: key, policy: &verifier.Policy{
+			Version: verifier.PolicyVersion,
+			TEEs:    []string{evidence.TEESim},
+			Counter: verifier.CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15"}},
+			// FRR 1e-6: the lab shares two cores with the rest of the test
+			// run; relays 50 km away add a millisecond, far beyond any
+			// threshold anyway.
+			Latency: verifier.LatencyPolicy{Origin: "lab", MinEchoes: 8, FRR: 1e-6},
+		}}
+	})
 	if e2eErr != nil {
 		t.Fatal(e2eErr)
 	}
 	return e2eEnv
 }
 
-func newE2E() (*e2e, error) {
-	w, err := lab.ReadWorld(strings.NewReader(e2eWorld))
-	if err != nil {
-		return nil, err
-	}
-	l, err := lab.Start(w, lab.Options{Seed: 7})
-	if err != nil {
-		return nil, err
-	}
-	env := &e2e{lab: l}
-	if e2eDir, err = os.MkdirTemp("", "poc-verifier-service-e2e-"); err != nil {
-		return env, err
-	}
-	if env.sim, err = simtee.Init(filepath.Join(e2eDir, "sim"), simtee.InitOptions{Now: time.Now().Add(-time.Hour)}); err != nil {
-		return env, err
-	}
-	if env.key, err = verifier.NewChallengeKey(); err != nil {
-		return env, err
-	}
-	col, err := dcap.ParseCollateral(env.sim.CollateralJSON())
-	if err != nil {
-		return env, err
-	}
-	env.coll = dcap.Bundle{Fixed: col}
-	if env.profiles, err = labcal.Calibrate(context.Background(), l.State, []labcal.Run{{Vantage: "westeurope-vm", Region: "westeurope"}}, labcal.Options{Rounds: 100, Echoes: 16}); err != nil {
-		return env, err
-	}
-	env.policy = &verifier.Policy{
-		Version: verifier.PolicyVersion,
-		TEEs:    []string{evidence.TEESim},
-		Counter: verifier.CounterPolicy{Sources: []string{"calibrated", "cpuid-0x15"}},
-		// FRR 1e-6: the lab shares two cores with the rest of the test
-		// run; relays 50 km away add a millisecond, far beyond any
-		// threshold anyway.
-		Latency: verifier.LatencyPolicy{Origin: "lab", MinEchoes: 8, FRR: 1e-6},
-	}
-	return env, nil
-}
-
 // options are the verifier's plumbing for the lab, with a nonce store.
 func (e *e2e) options(nonces verifier.NonceStore) verifier.Options {
-	roots, _ := e.lab.State.Roots()
+	roots, _ := e.Lab.State.Roots()
 	return verifier.Options{
-		ChallengeKey: e.key, Nonces: nonces, Collateral: e.coll, SimRoots: []*x509.Certificate{e.sim.Root()},
-		Profiles: e.profiles, Catalog: &e.lab.State.Catalog, EndpointRoots: roots,
+		ChallengeKey: e.key, Nonces: nonces, Collateral: e.Collateral, SimRoots: []*x509.Certificate{e.Sim.Root()},
+		Profiles: e.Profiles, Catalog: &e.Lab.State.Catalog, EndpointRoots: roots,
 	}
 }
 
@@ -165,21 +107,11 @@ func (e *e2e) verifierService(t testing.TB, nonces verifier.NonceStore, mut func
 // westeurope endpoints from a vantage with the simulated TEE.
 func (e *e2e) proverService(t testing.TB, vantage string, mut func(*proversvc.Config)) *httptest.Server {
 	t.Helper()
-	roots, _ := e.lab.State.Roots()
-	v, err := e.lab.State.Vantage(vantage)
+	o, err := e.ProverOptions(vantage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var eps []datasets.Endpoint
-	for _, ep := range e.lab.State.Catalog.Endpoints {
-		if ep.Region == "westeurope" {
-			eps = append(eps, ep)
-		}
-	}
-	cfg := proversvc.Config{
-		Options:       prover.Options{Endpoints: eps, Echoes: 16, Attester: &prover.Sim{TEEHierarchy: e.sim}, Roots: roots, Dial: v.Dialer()},
-		RatePerMinute: 6000, Burst: 100,
-	}
+	cfg := proversvc.Config{Options: o, RatePerMinute: 6000, Burst: 100}
 	if mut != nil {
 		mut(&cfg)
 	}
