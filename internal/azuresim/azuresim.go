@@ -256,22 +256,7 @@ func CreateAK(rw io.ReadWriter) error {
 	owner := tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)}
 	rsp, err := tpm2.CreatePrimary{
 		PrimaryHandle: owner,
-		InPublic: tpm2.New2B(tpm2.TPMTPublic{
-			Type:    tpm2.TPMAlgRSA,
-			NameAlg: tpm2.TPMAlgSHA256,
-			ObjectAttributes: tpm2.TPMAObject{
-				FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true,
-				UserWithAuth: true, Restricted: true, SignEncrypt: true,
-			},
-			Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
-				Scheme: tpm2.TPMTRSAScheme{
-					Scheme:  tpm2.TPMAlgRSASSA,
-					Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSASSA, &tpm2.TPMSSigSchemeRSASSA{HashAlg: tpm2.TPMAlgSHA256}),
-				},
-				KeyBits: 2048,
-			}),
-			Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: make([]byte, 256)}),
-		}),
+		InPublic:      tpm2.New2B(vtpm.AKTemplate()),
 	}.Execute(tpm)
 	if err != nil {
 		return fmt.Errorf("%w: creating the AK: %w", ErrSim, err)

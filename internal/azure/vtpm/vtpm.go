@@ -45,6 +45,30 @@ const (
 	UserDataSize = 64
 )
 
+// AKTemplate is the public template of the attestation key as Azure
+// provisions it at AKHandle: a restricted RSA-2048 signing key of the
+// owner hierarchy that signs with RSASSA-PKCS1-v1_5 SHA-256, the scheme
+// Quote requires. Simulators create their AK from it, so that the code
+// reading the AK sees what it sees on Azure.
+func AKTemplate() tpm2.TPMTPublic {
+	return tpm2.TPMTPublic{
+		Type:    tpm2.TPMAlgRSA,
+		NameAlg: tpm2.TPMAlgSHA256,
+		ObjectAttributes: tpm2.TPMAObject{
+			FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true,
+			UserWithAuth: true, Restricted: true, SignEncrypt: true,
+		},
+		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
+			Scheme: tpm2.TPMTRSAScheme{
+				Scheme:  tpm2.TPMAlgRSASSA,
+				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSASSA, &tpm2.TPMSSigSchemeRSASSA{HashAlg: tpm2.TPMAlgSHA256}),
+			},
+			KeyBits: 2048,
+		}),
+		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: make([]byte, 256)}),
+	}
+}
+
 // Errors, matchable with errors.Is. TPM response codes stay matchable too
 // (errors.Is(err, tpm2.TPMRCNVLocked), for instance).
 var (
