@@ -27,7 +27,10 @@ func newReader(rc syscall.RawConn) (*Reader, error) {
 // Read reads like net.Conn.Read (blocking through Go's poller, honouring the
 // connection's deadlines; io.EOF at the end of the stream) and returns the
 // kernel's receive time of the last segment read, in Unix nanoseconds, or 0
-// when the kernel attached none.
+// when the kernel attached none. It attaches none to segments that arrived
+// before stamping was on: the first socket on a machine to ask for stamps
+// switches the kernel's global receive stamping on, and the kernel may do
+// that a moment later, from a work item.
 func (r *Reader) Read(p []byte) (n int, kernelNs int64, err error) {
 	var oobn int
 	var rerr error
