@@ -80,28 +80,7 @@ func prefixMins(conns [][]float64, k int) []float64 {
 func TestConnLevels(t *testing.T) {
 	api := &probes{n: 400, k: 16, endpoint: "api.westeurope.lab.test", r: rand.New(rand.NewPCG(1, 2))}
 	blob := &probes{n: 400, k: 16, perConn: 3, endpoint: "blob.westeurope.lab.test", r: rand.New(rand.NewPCG(3, 4))}
-	fr, err := NewFitter(Options{Locate: locate})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Interleave the two endpoints probe by probe, as a campaign does.
-	for api.round < api.n || len(api.pending) > 0 {
-		for _, src := range []*probes{api, blob} {
-			for range 16 {
-				s, err := src.Read()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := fr.Add(s); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	f, err := fr.File()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fitInterleaved(t, api, blob)
 	if f.Version != profile.Version {
 		t.Fatalf("version %d", f.Version)
 	}
@@ -219,27 +198,7 @@ func TestConnLevelsKernelSkip(t *testing.T) {
 func TestProbeLevels(t *testing.T) {
 	api := &probes{n: 150, k: 16, endpoint: "api.westeurope.lab.test", r: rand.New(rand.NewPCG(5, 6))}
 	blob := &probes{n: 150, k: 16, perConn: 3, endpoint: "blob.westeurope.lab.test", r: rand.New(rand.NewPCG(7, 8))}
-	fr, err := NewFitter(Options{Locate: locate})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for api.round < api.n || len(api.pending) > 0 {
-		for _, src := range []*probes{api, blob} {
-			for range 16 {
-				s, err := src.Read()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := fr.Add(s); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	f, err := fr.File()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fitInterleaved(t, api, blob)
 	for i := range f.Profiles {
 		p := &f.Profiles[i]
 		switch p.Endpoint {
@@ -271,4 +230,32 @@ func TestProbeLevels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fitInterleaved fits two endpoints' probes of 16 echoes, interleaved
+// probe by probe as a campaign does, until api's probes run out.
+func fitInterleaved(t *testing.T, api, blob *probes) *profile.File {
+	t.Helper()
+	fr, err := NewFitter(Options{Locate: locate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for api.round < api.n || len(api.pending) > 0 {
+		for _, src := range []*probes{api, blob} {
+			for range 16 {
+				s, err := src.Read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := fr.Add(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	f, err := fr.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

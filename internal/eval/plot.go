@@ -242,16 +242,7 @@ func PlotRegime(res *Result, rr *RegimeResult) ([]byte, error) {
 				col := colour(ki)
 				// The comparison's predicted FAR, thin.
 				if fr := rr.Row(free, k); fr != nil {
-					var fx, fy []float64
-					for _, pt := range fr.Curve {
-						if pt.DistanceKm > xmax || pt.FAR < 0 {
-							continue
-						}
-						fx, fy = append(fx, pt.DistanceKm), append(fy, clampP(pt.FAR))
-						if pt.FAR < probFloor {
-							break
-						}
-					}
+					fx, fy := curveXY(fr.Curve, xmax)
 					if len(fx) >= 2 {
 						l, err := line(fx, fy, col, 0.9, dashDot)
 						if err != nil {
@@ -260,16 +251,7 @@ func PlotRegime(res *Result, rr *RegimeResult) ([]byte, error) {
 						p.Add(l)
 					}
 				}
-				var cx, cy []float64
-				for _, pt := range row.Curve {
-					if pt.DistanceKm > xmax || pt.FAR < 0 {
-						continue
-					}
-					cx, cy = append(cx, pt.DistanceKm), append(cy, clampP(pt.FAR))
-					if pt.FAR < probFloor {
-						break
-					}
-				}
+				cx, cy := curveXY(row.Curve, xmax)
 				if len(cx) >= 2 {
 					l, err := line(cx, cy, col, 1.7, nil)
 					if err != nil {
@@ -446,4 +428,19 @@ func powTicksLabelled(lo, hi float64) plot.ConstantTicks {
 		}
 	}
 	return ts
+}
+
+// curveXY is a predicted FAR curve's points up to xmax km, stopping at the
+// first below probFloor (clamped for the log axis).
+func curveXY(curve []CurvePoint, xmax float64) (x, y []float64) {
+	for _, pt := range curve {
+		if pt.DistanceKm > xmax || pt.FAR < 0 {
+			continue
+		}
+		x, y = append(x, pt.DistanceKm), append(y, clampP(pt.FAR))
+		if pt.FAR < probFloor {
+			break
+		}
+	}
+	return x, y
 }
