@@ -45,6 +45,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'VerifyRatio|VerifyColdCollateral' -benchtime 20x ./verifier/dcap/
 	$(GO) test -run '^$$' -bench 'Fit10M' -benchtime 2x ./calibration/fit/
 	$(GO) test -run '^$$' -bench 'Add|FitGroup' ./calibration/fit/
+	$(GO) test -run '^$$' -bench ReadParquet -benchtime 20x ./calibration/dataset/
 	$(GO) test -run '^$$' -bench . ./calibration/verdict/
 	$(GO) test -run '^$$' -bench . -benchtime 40x ./calibration/report/
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./verifier/service/
@@ -83,6 +84,7 @@ FUZZ_TARGETS := \
 	./calibration/fit/:FuzzCSV \
 	./calibration/dataset/:FuzzReader \
 	./calibration/dataset/:FuzzReadParquet \
+	./internal/pqguard/:FuzzCheck \
 	./verifier/dcap/:FuzzParseQuote \
 	./verifier/dcap/:FuzzDecodeQuoteFile \
 	./verifier/dcap/:FuzzParseCollateral \

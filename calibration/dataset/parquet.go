@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/latencyproof/poc/internal/pqguard"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -194,124 +194,205 @@ func ExportParquet(in, out string) (rows uint64, err error) {
 	return rows, syncDir(dir)
 }
 
-// ReadParquet reads a Parquet file written by ExportParquet, with the same
-// checks as the JSON Lines reader (errors name the row, counted from 0). A
-// corrupt or foreign file gives an error wrapping ErrParquet, never a panic.
-// The samples are returned in memory.
-func ReadParquet(path string) (*Header, []Sample, error) {
+// ParquetLimits bound what reading a Parquet samples file may allocate
+// (internal/pqguard checks a file against them before parquet-go reads
+// it): ExportParquet writes row groups of at most 65,536 rows, pages far
+// below 64 MiB and page headers of a few hundred bytes.
+var ParquetLimits = pqguard.Limits{
+	MaxFileBytes:       MaxParquetBytes,
+	MaxFooterBytes:     maxParquetFooter,
+	MaxMetadataAlloc:   256 << 20,
+	MaxPageHeaderBytes: 1 << 20,
+	MaxPageBytes:       64 << 20,
+	MaxRowGroupRows:    parquetGroupRows,
+}
+
+// ParquetReader reads a Parquet file written by ExportParquet one sample
+// at a time, in memory bounded by a row group's pages, with the same
+// checks as the JSON Lines Reader (errors name the row, counted from 0).
+// A corrupt or foreign file gives an error wrapping ErrParquet, never a
+// panic: before parquet-go reads anything, the whole file's structure is
+// checked against ParquetLimits (a pass over the file that decompresses
+// every page once).
+type ParquetReader struct {
+	name    string
+	h       Header
+	f       *os.File
+	pf      *parquet.File
+	rd      *parquet.GenericReader[parquetRow]
+	chk     *checker
+	batch   []parquetRow
+	n, i    int
+	row     int64
+	unitRow int64
+	err     error
+}
+
+// OpenParquet opens the Parquet samples file at path and checks its
+// structure and header. Close it when done.
+func OpenParquet(path string) (*ParquetReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer f.Close()
 	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p, err := NewParquetReader(f, fi.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p.f = f
+	return p, nil
+}
+
+// NewParquetReader is OpenParquet on any ReaderAt of the given size; name
+// is used in errors.
+func NewParquetReader(r io.ReaderAt, size int64, name string) (p *ParquetReader, err error) {
+	p = &ParquetReader{name: name}
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, p.bad("corrupt file (%v)", v)
+		}
+	}()
+	if _, err := pqguard.Check(r, size, ParquetLimits); err != nil {
+		return nil, p.bad("%w", err)
+	}
+	pf, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, p.bad("%v", err)
+	}
+	hv, ok := pf.Lookup(ParquetHeaderKey)
+	if !ok {
+		return nil, p.bad("no %q metadata: not a poc samples file", ParquetHeaderKey)
+	}
+	if err := decodeStrict([]byte(hv), &p.h); err != nil {
+		return nil, fileError(name, fmt.Errorf("%w: %w: %w", ErrParquet, ErrHeader, err))
+	}
+	if err := p.h.Validate(); err != nil {
+		return nil, fileError(name, fmt.Errorf("%w: %w", ErrParquet, err))
+	}
+	if !parquet.EqualNodes(pf.Schema(), parquetSchema) {
+		return nil, p.bad("its columns are not those of a poc samples file (format version %d)", Version)
+	}
+	p.pf = pf
+	p.rd = parquet.NewGenericReader[parquetRow](pf)
+	p.chk = newChecker(&p.h)
+	p.batch = make([]parquetRow, parquetBatch)
+	return p, nil
+}
+
+func (p *ParquetReader) bad(format string, a ...any) error {
+	return fileError(p.name, fmt.Errorf("%w: %w", ErrParquet, fmt.Errorf(format, a...)))
+}
+
+// Header returns the dataset's header.
+func (p *ParquetReader) Header() Header { return p.h }
+
+// Row returns the number of samples read so far.
+func (p *ParquetReader) Row() int64 { return p.row }
+
+// Read returns the next sample, or io.EOF after the last one once the file
+// has been found whole. After an error, Read returns it again.
+func (p *ParquetReader) Read() (Sample, error) {
+	if p.err != nil {
+		return Sample{}, p.err
+	}
+	s, err := p.read()
+	if err != nil {
+		p.err = err
+	}
+	return s, err
+}
+
+func (p *ParquetReader) read() (s Sample, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s, err = Sample{}, rowError(p.name, p.row, fmt.Errorf("%w: corrupt file (%v)", ErrParquet, v))
+		}
+	}()
+	for p.i == p.n {
+		n, rerr := p.rd.Read(p.batch)
+		p.i, p.n = 0, n
+		if n > 0 {
+			break
+		}
+		if errors.Is(rerr, io.EOF) {
+			if p.row != p.pf.NumRows() {
+				return Sample{}, p.bad("%d rows read, the footer says %d", p.row, p.pf.NumRows())
+			}
+			if err := p.chk.finish(); err != nil {
+				return Sample{}, rowError(p.name, p.unitRow, err)
+			}
+			return Sample{}, io.EOF
+		}
+		if rerr != nil {
+			return Sample{}, rowError(p.name, p.row, fmt.Errorf("%w: %w", ErrParquet, rerr))
+		}
+		return Sample{}, rowError(p.name, p.row, fmt.Errorf("%w: reader made no progress", ErrParquet))
+	}
+	s = fromRow(&p.batch[p.i])
+	p.i++
+	if err := p.chk.check(&s); err != nil {
+		return Sample{}, rowError(p.name, p.row, err)
+	}
+	if p.chk.inUnit == 1 {
+		p.unitRow = p.row
+	}
+	p.row++
+	return s, nil
+}
+
+// Close releases the reader and closes the file OpenParquet opened.
+func (p *ParquetReader) Close() error {
+	var err error
+	if p.rd != nil {
+		err = p.rd.Close()
+	}
+	if p.f != nil {
+		if cerr := p.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// ReadParquet reads a whole Parquet samples file into memory with
+// ParquetReader's checks. For large files, read with OpenParquet.
+func ReadParquet(path string) (*Header, []Sample, error) {
+	p, err := OpenParquet(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	return ReadParquetFrom(f, fi.Size(), path)
+	defer p.Close()
+	return readAllParquet(p)
 }
 
 // ReadParquetFrom is ReadParquet on any ReaderAt of the given size; name is
 // used in errors.
-func ReadParquetFrom(r io.ReaderAt, size int64, name string) (h *Header, samples []Sample, err error) {
-	bad := func(format string, a ...any) error {
-		return fileError(name, fmt.Errorf("%w: %s", ErrParquet, fmt.Sprintf(format, a...)))
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			h, samples, err = nil, nil, bad("corrupt file (%v)", p)
-		}
-	}()
-	if err := checkParquetFrame(r, size); err != nil {
-		return nil, nil, bad("%v", err)
-	}
-	pf, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+func ReadParquetFrom(r io.ReaderAt, size int64, name string) (*Header, []Sample, error) {
+	p, err := NewParquetReader(r, size, name)
 	if err != nil {
-		return nil, nil, bad("%v", err)
+		return nil, nil, err
 	}
-	hv, ok := pf.Lookup(ParquetHeaderKey)
-	if !ok {
-		return nil, nil, bad("no %q metadata: not a poc samples file", ParquetHeaderKey)
-	}
-	h = new(Header)
-	if err := decodeStrict([]byte(hv), h); err != nil {
-		return nil, nil, fileError(name, fmt.Errorf("%w: %w: %w", ErrParquet, ErrHeader, err))
-	}
-	if err := h.Validate(); err != nil {
-		return nil, nil, fileError(name, fmt.Errorf("%w: %w", ErrParquet, err))
-	}
-	if !parquet.EqualNodes(pf.Schema(), parquetSchema) {
-		return nil, nil, bad("its columns are not those of a poc samples file (format version %d)", Version)
-	}
-	if n := pf.NumRows(); n < 0 {
-		return nil, nil, bad("%d rows", n)
-	}
-	var declared int64
-	for _, g := range pf.RowGroups() {
-		declared += g.NumRows()
-	}
-	if declared != pf.NumRows() {
-		return nil, nil, bad("row groups hold %d rows, the footer says %d", declared, pf.NumRows())
-	}
-	rd := parquet.NewGenericReader[parquetRow](pf)
-	defer rd.Close()
-	chk := newChecker(h)
-	batch := make([]parquetRow, parquetBatch)
-	var row, unitRow int64
-	for {
-		n, rerr := rd.Read(batch)
-		for i := 0; i < n; i++ {
-			s := fromRow(&batch[i])
-			if err := chk.check(&s); err != nil {
-				return nil, nil, rowError(name, row, err)
-			}
-			if chk.inUnit == 1 {
-				unitRow = row
-			}
-			samples = append(samples, s)
-			row++
-		}
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			return nil, nil, rowError(name, row, fmt.Errorf("%w: %w", ErrParquet, rerr))
-		}
-		if n == 0 {
-			return nil, nil, rowError(name, row, fmt.Errorf("%w: reader made no progress", ErrParquet))
-		}
-	}
-	if row != pf.NumRows() {
-		return nil, nil, bad("%d rows read, the footer says %d", row, pf.NumRows())
-	}
-	if err := chk.finish(); err != nil {
-		return nil, nil, rowError(name, unitRow, err)
-	}
-	return h, samples, nil
+	defer p.Close()
+	return readAllParquet(p)
 }
 
-// checkParquetFrame checks the magic numbers and the footer length before
-// parquet-go sees the file: it allocates whatever length the footer claims.
-func checkParquetFrame(r io.ReaderAt, size int64) error {
-	if size < 12 {
-		return fmt.Errorf("%d bytes is too short for a Parquet file", size)
+func readAllParquet(p *ParquetReader) (*Header, []Sample, error) {
+	var samples []Sample
+	for {
+		s, err := p.Read()
+		if errors.Is(err, io.EOF) {
+			h := p.Header()
+			return &h, samples, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		samples = append(samples, s)
 	}
-	if size > MaxParquetBytes {
-		return fmt.Errorf("larger than %d bytes", int64(MaxParquetBytes))
-	}
-	var head [4]byte
-	if _, err := r.ReadAt(head[:], 0); err != nil {
-		return err
-	}
-	var tail [8]byte
-	if _, err := r.ReadAt(tail[:], size-8); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	if string(head[:]) != "PAR1" || string(tail[4:]) != "PAR1" {
-		return errors.New("no Parquet magic number (PAR1) at its start and end")
-	}
-	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 || n > maxParquetFooter {
-		return fmt.Errorf("footer of %d bytes in a file of %d", n, size)
-	}
-	return nil
 }

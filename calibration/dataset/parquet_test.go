@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latencyproof/poc/internal/pqguard"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -116,6 +117,19 @@ func TestParquetCorrupt(t *testing.T) {
 			return b.Bytes()
 		}(),
 	}
+	// A page header whose statistics claim 2^31-1 bytes: parquet-go
+	// allocated it before reading (found by FuzzReadParquet).
+	cases["page header claim"] = func() []byte {
+		pf, err := parquet.OpenFile(bytes.NewReader(good), int64(len(good)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := pf.Metadata().RowGroups[0].Columns[2].MetaData.DataPageOffset // round
+		b := append([]byte{}, good...)
+		copy(b[off:], []byte{0x15, 0x00, 0x15, 0x02, 0x15, 0x02, 0x2c, 0x15, 0x02, 0x15, 0x00, 0x15, 0x06, 0x15, 0x06,
+			0x1c, 0x18, 0xff, 0xff, 0xff, 0xff, 0x07})
+		return b
+	}()
 	// Flip bytes all over the file: every result is a clean error or, where
 	// the flip hit padding or statistics, a file that still checks out.
 	for i := 4; i < len(good)-8; i += len(good) / 24 {
@@ -140,6 +154,9 @@ func TestParquetCorrupt(t *testing.T) {
 			}
 			if !strings.HasPrefix(name, "flip") && !errors.Is(err, ErrParquet) {
 				t.Fatalf("err = %v, want ErrParquet", err)
+			}
+			if (name == "huge footer" || name == "page header claim") && !errors.Is(err, pqguard.ErrMalformed) {
+				t.Fatalf("err = %v, want pqguard.ErrMalformed", err)
 			}
 		})
 	}

@@ -476,13 +476,11 @@ type sampleInput struct {
 	path   string
 	format string
 	// header is the dataset's (nil for CSV).
-	header *dataset.Header
-	jsonl  *dataset.Reader
-	csv    *fit.CSVReader
-	file   *os.File
-	// parquet holds a Parquet file's samples, which its reader returns
-	// all at once.
-	parquet []dataset.Sample
+	header  *dataset.Header
+	jsonl   *dataset.Reader
+	csv     *fit.CSVReader
+	file    *os.File
+	parquet *dataset.ParquetReader
 }
 
 // openSamples opens an input, telling its format by its extension or,
@@ -502,11 +500,12 @@ func openSamples(path string) (*sampleInput, error) {
 		h := r.Header()
 		in.jsonl, in.header = r, &h
 	case formatParquet:
-		h, samples, err := dataset.ReadParquet(path)
+		r, err := dataset.OpenParquet(path)
 		if err != nil {
 			return nil, datasetError(err)
 		}
-		in.header, in.parquet = h, samples
+		h := r.Header()
+		in.parquet, in.header = r, &h
 	case formatCSV:
 		f, err := os.Open(path)
 		if err != nil {
@@ -528,6 +527,9 @@ func (in *sampleInput) close() {
 	}
 	if in.file != nil {
 		in.file.Close()
+	}
+	if in.parquet != nil {
+		in.parquet.Close()
 	}
 }
 
@@ -578,12 +580,19 @@ func (in *sampleInput) each(fill func(string) (string, string, bool), fn func(da
 			}
 		}
 	default:
-		for i, s := range in.parquet {
+		for {
+			row := in.parquet.Row()
+			s, err := in.parquet.Read()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return datasetError(err)
+			}
 			if err := fn(s); err != nil {
-				return exit(exitCouldNot, fmt.Errorf("%s: row %d: %w", in.path, i, err))
+				return exit(exitCouldNot, fmt.Errorf("%s: row %d: %w", in.path, row, err))
 			}
 		}
-		return nil
 	}
 }
 
