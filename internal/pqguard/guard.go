@@ -308,8 +308,6 @@ func (c *checker) page(h *format.PageHeader, off, end int64, l leaf, codec forma
 		return fmt.Errorf("%w: uncompressed size %d", ErrMalformed, usize)
 	case usize > c.lim.MaxPageBytes:
 		return fmt.Errorf("%w: uncompressed size %d, the limit is %d", ErrLimit, usize, c.lim.MaxPageBytes)
-	case codec == format.Uncompressed && size != int64(usize):
-		return fmt.Errorf("%w: %d bytes stored uncompressed, the header says %d", ErrMalformed, size, usize)
 	case codec == format.Snappy && size > int64(snappy.MaxEncodedLen(int(usize))):
 		return fmt.Errorf("%w: %d compressed bytes for %d", ErrMalformed, size, usize)
 	}
@@ -388,14 +386,12 @@ func (c *checker) page(h *format.PageHeader, off, end int64, l leaf, codec forma
 				return fmt.Errorf("definition levels: %w", err)
 			}
 		}
-		data := raw[levels:]
-		if !d.V.IsCompressed.Valid || d.V.IsCompressed.V {
-			var err error
-			if data, err = c.decompress(codec, data, int(int64(usize)-levels)); err != nil {
-				return err
-			}
-		} else if int64(len(data)) != int64(usize)-levels {
-			return fmt.Errorf("%w: %d bytes stored uncompressed, the header says %d", ErrMalformed, len(data), int64(usize)-levels)
+		if d.V.IsCompressed.Valid && !d.V.IsCompressed.V {
+			codec = format.Uncompressed
+		}
+		data, err := c.decompress(codec, raw[levels:], int(int64(usize)-levels))
+		if err != nil {
+			return err
 		}
 		return checkValues(d.V.Encoding, l.typ, data, nv, *dictionary)
 	}
